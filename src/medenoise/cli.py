@@ -1,0 +1,242 @@
+"""`medenoise` command line (typer). Thin: parses options, calls the library, prints.
+
+User errors print one line `error: <file>: <problem>` on stderr and exit 2.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from medenoise.errors import UserError
+
+app = typer.Typer(
+    name="medenoise",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Self-supervised denoising of medical and microscopy images (SSDN, N2N, N2V, N2C).",
+)
+
+
+@contextlib.contextmanager
+def user_errors():
+    """Turn UserError into `error: ...` on stderr and exit code 2."""
+    try:
+        yield
+    except UserError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def fail(message: str, path: str | Path | None = None) -> None:
+    raise UserError(message, path)
+
+
+@app.command()
+def train(
+    data: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Training images: files or folders (searched recursively).", show_default=False
+        ),
+    ],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "-o", "--out", help="Run folder: checkpoints, metrics.csv, model.safetensors."
+        ),
+    ],
+    method: Annotated[str | None, typer.Option(help="ssdn | n2c (n2n, n2v coming).")] = None,
+    noise: Annotated[
+        str | None,
+        typer.Option(
+            help="Noise model/level, e.g. gaussian:25, gaussian:5-50, poisson:30, pg:a=0.01,b=0."
+        ),
+    ] = None,
+    noise_param: Annotated[
+        str | None, typer.Option(help="How SSDN gets the noise level: known | global | per-image.")
+    ] = None,
+    covariance: Annotated[
+        str | None, typer.Option(help="SSDN prior: full | diag | mu (μ-only ablation).")
+    ] = None,
+    channels: Annotated[int | None, typer.Option(help="1 (mono) or 3 (RGB).")] = None,
+    width: Annotated[int | None, typer.Option(help="Base U-Net width (paper: 48).")] = None,
+    data_kind: Annotated[
+        str | None,
+        typer.Option(
+            help="clean: add fresh synthetic noise every step; noisy: use the images as they "
+            "are (self-supervised on real noise)."
+        ),
+    ] = None,
+    val: Annotated[
+        list[Path] | None, typer.Option(help="Clean validation images/folders (PSNR logged).")
+    ] = None,
+    steps: Annotated[int | None, typer.Option(help="Optimiser steps.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Patches per step.")] = None,
+    patch: Annotated[int | None, typer.Option(help="Patch side, multiple of 32.")] = None,
+    lr: Annotated[float | None, typer.Option(help="Peak learning rate.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed for patches and noise.")] = None,
+    checkpoint_every: Annotated[int | None, typer.Option(help="Checkpoint period, steps.")] = None,
+    val_every: Annotated[int | None, typer.Option(help="Validation period, steps.")] = None,
+    init: Annotated[str | None, typer.Option(help="Start from this model (fine-tune).")] = None,
+    accelerator: Annotated[str | None, typer.Option(help="cpu | gpu | auto.")] = None,
+    devices: Annotated[str | None, typer.Option(help="Devices per node.")] = None,
+    num_nodes: Annotated[int | None, typer.Option(help="Nodes.")] = None,
+    strategy: Annotated[str | None, typer.Option(help="auto | ddp | ...")] = None,
+    precision: Annotated[str | None, typer.Option(help="32-true | bf16-mixed | ...")] = None,
+    num_workers: Annotated[int | None, typer.Option(help="Data-loader processes.")] = None,
+    config: Annotated[Path | None, typer.Option(help="YAML recipe; flags override it.")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue the run in --out.")] = False,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Train a denoiser on a folder of images (clean + synthetic noise, or already noisy)."""
+    from medenoise.config import ModelConfig, TrainConfig, validated
+    from medenoise.train import run_training
+
+    with user_errors():
+        base = TrainConfig.from_yaml(config).model_dump() if config else {"data": []}
+        model = {
+            k: v
+            for k, v in dict(
+                method=method,
+                noise=noise,
+                noise_param=noise_param,
+                covariance=covariance,
+                channels=channels,
+                width=width,
+            ).items()
+            if v is not None
+        }
+        run = dict(
+            val=[str(v) for v in val] if val else None,
+            data_kind=data_kind,
+            steps=steps,
+            batch_size=batch_size,
+            patch=patch,
+            lr=lr,
+            seed=seed,
+            checkpoint_every=checkpoint_every,
+            val_every=val_every,
+            init=init,
+            accelerator=accelerator,
+            devices=_devices(devices),
+            num_nodes=num_nodes,
+            strategy=strategy,
+            precision=precision,
+            num_workers=num_workers,
+        )
+        base.update({k: v for k, v in run.items() if v is not None})
+        base["data"] = [str(d) for d in data]
+        base["model"] = validated(
+            ModelConfig, {**base.get("model", {}), **model}, config or "options"
+        ).model_dump()
+        cfg = validated(TrainConfig, base, config or "options")
+        path = run_training(cfg, out, resume=resume, progress=progress)
+        typer.echo(f"model written to {path}")
+
+
+def _devices(value: str | None) -> int | str | None:
+    if value is None:
+        return None
+    return int(value) if value.isdigit() else value
+
+
+@app.command()
+def denoise(
+    inputs: Annotated[
+        list[Path], typer.Argument(help="Images or folders to denoise.", show_default=False)
+    ],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "-o",
+            "--out",
+            help="Output folder (same file names, same format and dtype as the inputs).",
+        ),
+    ],
+    model: Annotated[
+        str | None, typer.Option(help="Model file (.safetensors) or zoo name.")
+    ] = None,
+    noise: Annotated[
+        str | None,
+        typer.Option(
+            help="Noise level of the inputs for models "
+            "trained with a known level, e.g. "
+            "gaussian:25."
+        ),
+    ] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
+    device: Annotated[str, typer.Option(help="cpu | cuda | cuda:1 ...")] = "cpu",
+) -> None:
+    """Denoise images with a trained model; writes each result into the output folder."""
+    from medenoise.api import load_model
+    from medenoise.data.io import read, write
+    from medenoise.data.patches import list_images
+
+    with user_errors():
+        if model is None:
+            fail("no --model given: pass a model file from `medenoise train` or a zoo name")
+        denoiser = load_model(model, device)
+        jobs = _output_paths(list_images(inputs), inputs, out)
+    failed = 0
+    for src, dst in jobs:
+        try:
+            _denoise_one(denoiser, src, dst, noise, overwrite, read, write)
+        except UserError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            failed += 1
+        else:
+            typer.echo(f"{src} -> {dst}")
+    if failed:
+        typer.echo(f"error: {failed} of {len(jobs)} file(s) failed", err=True)
+        raise typer.Exit(2)
+
+
+def _output_paths(files: list[Path], inputs: list[Path], out: Path) -> list[tuple[Path, Path]]:
+    """Map each input file to OUTDIR/<its path relative to the folder it was found in>."""
+    jobs = []
+    roots = [p for p in inputs if p.is_dir()]
+    for f in files:
+        root = next((r for r in roots if f.is_relative_to(r)), None)
+        rel = f.relative_to(root) if root else Path(f.name)
+        jobs.append((f, out / rel))
+    return jobs
+
+
+def _denoise_one(denoiser, src: Path, dst: Path, noise, overwrite: bool, read, write) -> None:
+    if dst.resolve() == src.resolve():
+        fail("output would overwrite the input; choose another -o", src)
+    if dst.exists() and not overwrite:
+        fail("output exists; pass --overwrite to replace it", dst)
+    image = read(src)
+    arr = image.array
+    planes = arr.reshape(-1, *arr.shape[-3:])
+    image.array = denoiser.denoise_planes(planes, noise).reshape(arr.shape)
+    _set_derivation(image, denoiser)
+    write(dst, image)
+
+
+def _set_derivation(image, denoiser) -> None:
+    """Name the model in the output's provenance (DICOM DerivationDescription)."""
+    text = f"medenoise {denoiser.config.method} ({Path(denoiser.source).name})"
+    if isinstance(image.meta, dict):
+        image.meta["derivation"] = text
+    elif hasattr(image.meta, "derivation"):
+        image.meta.derivation = text
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""Lightning datamodule: folders of training (and validation) images → patch batches."""
+
+from __future__ import annotations
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader
+
+from medenoise.config import TrainConfig
+from medenoise.data.patches import PatchDataset, ValidationSet, list_images, load_planes
+from medenoise.noise import make_noise_model
+
+
+class FolderDataModule(L.LightningDataModule):
+    """Random patches from `cfg.data`; clean data get fresh synthetic noise in the method's
+    training step, noisy data are used as they are. Validation images (clean) get fixed
+    seeded noise; validation is skipped when none are given or the data are noisy."""
+
+    def __init__(self, cfg: TrainConfig):
+        super().__init__()
+        self.cfg = cfg
+        channels = cfg.model.channels
+        self.train_planes = load_planes(list_images(cfg.data), channels)
+        self.val_set = None
+        if cfg.val and cfg.val_images > 0:
+            files = list_images(cfg.val)[: cfg.val_images]
+            self.val_set = ValidationSet(
+                load_planes(files, channels),
+                make_noise_model(cfg.model.noise),
+                cfg.val_crop,
+                cfg.seed,
+            )
+
+    def train_dataloader(self) -> DataLoader:
+        cfg = self.cfg
+        rank = self.trainer.global_rank if self.trainer else 0
+        step = self.trainer.global_step if self.trainer else 0
+        key = "clean" if cfg.data_kind == "clean" else "noisy"
+        # each rank draws its own stream; a resumed run starts where it stopped
+        ds = PatchDataset(
+            self.train_planes,
+            cfg.patch,
+            cfg.steps * cfg.batch_size,
+            seed=cfg.seed * 7919 + rank,
+            key=key,
+            min_mean=cfg.min_patch_mean,
+            offset=step * cfg.batch_size,
+        )
+        return DataLoader(
+            ds,
+            batch_size=cfg.batch_size,
+            shuffle=False,
+            num_workers=cfg.num_workers,
+            persistent_workers=cfg.num_workers > 0,
+            pin_memory=torch.cuda.is_available() and cfg.accelerator != "cpu",
+            drop_last=True,
+        )
+
+    def val_dataloader(self):
+        if self.val_set is None:
+            return []
+        return DataLoader(self.val_set, batch_size=1, num_workers=0)

@@ -1,0 +1,145 @@
+"""Read and write PNG, JPEG, TIFF, DICOM and NIfTI as float32 [0, 1] `Image`s, and back.
+
+`read` normalises by the format's nominal range and keeps in `Image.meta` what `write` needs
+to restore the original dtype, range and headers. Format libraries load only when used.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from medenoise.data.io.common import Image, check_finite, from_array, suffix_of, to_array
+from medenoise.errors import UserError
+
+SUPPORTED_SUFFIXES: tuple[str, ...] = (
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".tif",
+    ".tiff",
+    ".dcm",
+    ".dicom",
+    ".nii",
+    ".nii.gz",
+)
+_FORMATS = {
+    ".png": "png",
+    ".jpg": "jpeg",
+    ".jpeg": "jpeg",
+    ".tif": "tiff",
+    ".tiff": "tiff",
+    ".dcm": "dicom",
+    ".dicom": "dicom",
+    ".nii": "nifti",
+    ".nii.gz": "nifti",
+}
+
+__all__ = [
+    "SUPPORTED_SUFFIXES",
+    "Image",
+    "from_array",
+    "is_image_file",
+    "read",
+    "to_array",
+    "write",
+]
+
+
+def is_image_file(path: str | Path) -> bool:
+    """True for files with a supported suffix, and for suffix-less DICOM files ('DICM' magic)."""
+    path = Path(path)
+    if path.name.startswith("."):
+        return False
+    if suffix_of(path) in SUPPORTED_SUFFIXES:
+        return not path.is_dir()
+    if path.suffix == "" and path.is_file():
+        from medenoise.data.io.dicom import is_dicom
+
+        return is_dicom(path)
+    return False
+
+
+def _format_for_reading(path: Path) -> str:
+    fmt = _FORMATS.get(suffix_of(path))
+    if fmt is None:
+        from medenoise.data.io.dicom import is_dicom
+
+        if is_dicom(path):
+            return "dicom"
+        raise UserError(
+            f"unknown image type {suffix_of(path) or '(no suffix)'}; "
+            f"supported: {', '.join(SUPPORTED_SUFFIXES)}",
+            path,
+        )
+    return fmt
+
+
+def read(path: str | Path, value_range: tuple[float, float] | None = None) -> Image:
+    """Read an image file as float32 in [0, 1], (H, W, C) or (S, H, W, C).
+
+    `value_range` (lo, hi) overrides the nominal range: lo maps to 0, hi to 1 (in the file's
+    value units, after DICOM/NIfTI rescaling). Bad files raise `UserError`, never a traceback.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise UserError("file not found", path)
+    if path.is_dir():
+        raise UserError("is a folder, not an image file", path)
+    fmt = _format_for_reading(path)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise UserError(f"cannot read: {exc.strerror or exc}", path) from exc
+    if size == 0:
+        raise UserError("file is empty (0 bytes)", path)
+    if fmt in ("png", "jpeg"):
+        from medenoise.data.io.raster import read_raster as reader
+    elif fmt == "tiff":
+        from medenoise.data.io.tiff import read_tiff as reader
+    elif fmt == "dicom":
+        from medenoise.data.io.dicom import read_dicom as reader
+    else:
+        from medenoise.data.io.nifti import read_nifti as reader
+    try:
+        return reader(path, value_range)
+    except (UserError, MemoryError, ImportError, NameError, SyntaxError):
+        raise  # ours or the environment's, not the file's
+    except Exception as exc:  # any library failure on a bad file is the user's file problem
+        raise UserError(
+            f"cannot read {fmt.upper()} file: {type(exc).__name__}: {exc}", path
+        ) from exc
+
+
+def write(path: str | Path, image: Image) -> None:
+    """Write `image` in the format of `path`'s suffix, in its original dtype and range.
+
+    Writes atomically (temporary file, then rename), creates parent folders, and refuses
+    to overwrite the file the image was read from.
+    """
+    path = Path(path)
+    fmt = _FORMATS.get(suffix_of(path))
+    if fmt is None:
+        raise UserError(
+            f"cannot write {suffix_of(path) or 'files without a suffix'}; "
+            f"use one of {', '.join(SUPPORTED_SUFFIXES)}",
+            path,
+        )
+    if fmt == "png":
+        from medenoise.data.io.raster import write_png as writer
+    elif fmt == "jpeg":
+        from medenoise.data.io.raster import write_jpeg as writer
+    elif fmt == "tiff":
+        from medenoise.data.io.tiff import write_tiff as writer
+    elif fmt == "dicom":
+        from medenoise.data.io.dicom import write_dicom as writer
+    else:
+        from medenoise.data.io.nifti import write_nifti as writer
+    check_finite(np.asarray(image.array), path)
+    try:
+        writer(path, image)
+    except UserError as exc:
+        if exc.path is None:  # attach the output path to shape/dtype complaints
+            raise UserError(exc.message, path) from exc
+        raise

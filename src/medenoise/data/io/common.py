@@ -1,0 +1,217 @@
+"""The Image type, value normalisation to [0, 1] and back, and atomic writes.
+
+Every reader turns stored pixel values into float32 in [0, 1] by the format's nominal range and
+records in `Image.meta` what `denormalise` needs to give back the very same stored values.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from medenoise.errors import UserError
+
+# Stored dtypes we can normalise and give back bit-exactly through float32 (24-bit mantissa).
+INT_DTYPES = ("uint8", "uint16", "int8", "int16")
+FLOAT_DTYPES = ("float16", "float32", "float64")
+
+
+@dataclass
+class Image:
+    """Pixels as float32 in [0, 1], shape (H, W, C) or (S, H, W, C), plus what restores them.
+
+    `meta` keys shared by all formats: format, source, dtype (stored dtype), lo/hi (values mapped
+    to 0/1), slope/inter (stored -> value), invert (MONOCHROME1), clip (integer limits on write),
+    derivation (optional, set by the caller: names the model in DICOM output).
+    """
+
+    array: np.ndarray
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_stack(self) -> bool:
+        return self.array.ndim == 4
+
+
+def meta_get(image: Image, key: str, default: Any = None) -> Any:
+    """Read `key` from `image.meta`, whether it is a dict or an object with attributes."""
+    meta = image.meta
+    if isinstance(meta, dict):
+        return meta.get(key, default)
+    return getattr(meta, key, default)
+
+
+def suffix_of(path: str | Path) -> str:
+    """Lower-case suffix, with the double suffix '.nii.gz' kept whole."""
+    name = Path(path).name.lower()
+    if name.endswith(".nii.gz"):
+        return ".nii.gz"
+    return Path(name).suffix
+
+
+def check_dtype(dtype: np.dtype, path: str | Path | None) -> np.dtype:
+    """Native-order dtype if it is one we support, else a UserError naming what to do."""
+    dtype = np.dtype(dtype).newbyteorder("=")
+    if dtype.name in INT_DTYPES or dtype.name in FLOAT_DTYPES:
+        return dtype
+    if dtype.kind in "iu":
+        raise UserError(
+            f"{dtype.itemsize * 8}-bit integer images are not supported; "
+            "convert to 16-bit integer or float32 first",
+            path,
+        )
+    raise UserError(f"pixel type {dtype.name} is not supported (use 8/16-bit or float)", path)
+
+
+def check_finite(array: np.ndarray, path: str | Path | None) -> None:
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        raise UserError("image contains NaN or Inf values; replace them first", path)
+
+
+def nominal_range(dtype: np.dtype) -> tuple[float, float]:
+    """Stored values that map to 0 and 1: the integer type's range; floats are taken as given."""
+    dtype = np.dtype(dtype)
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        return float(info.min), float(info.max)
+    return 0.0, 1.0
+
+
+def scaling(
+    dtype: np.dtype,
+    path: str | Path | None,
+    *,
+    stored_range: tuple[float, float] | None = None,
+    slope: float = 1.0,
+    inter: float = 0.0,
+    value_range: tuple[float, float] | None = None,
+    invert: bool = False,
+) -> dict[str, Any]:
+    """Normalisation entries for `meta`: the stored range mapped through slope/intercept.
+
+    `value_range` (lo, hi) overrides that range, in value units (after slope/intercept).
+    """
+    dtype = np.dtype(dtype)
+    s_lo, s_hi = stored_range if stored_range is not None else nominal_range(dtype)
+    if value_range is not None:
+        lo, hi = (float(v) for v in value_range)
+        if not (np.isfinite(lo) and np.isfinite(hi)) or lo == hi:
+            raise UserError(f"value range {value_range} must be two different finite numbers", path)
+    elif dtype.kind == "f":
+        lo, hi = 0.0, 1.0
+    else:
+        ends = (s_lo * slope + inter, s_hi * slope + inter)
+        lo, hi = min(ends), max(ends)
+    clip = (int(s_lo), int(s_hi)) if dtype.kind in "iu" else None
+    return {
+        "dtype": dtype.name,
+        "lo": float(lo),
+        "hi": float(hi),
+        "slope": float(slope),
+        "inter": float(inter),
+        "invert": bool(invert),
+        "clip": clip,
+    }
+
+
+def normalise(stored: np.ndarray, meta: dict[str, Any]) -> np.ndarray:
+    """Stored values -> float32 on the [0, 1] scale described by `meta`."""
+    values = stored.astype(np.float64) * meta["slope"] + meta["inter"]
+    x = (values - meta["lo"]) / (meta["hi"] - meta["lo"])
+    if meta["invert"]:
+        x = 1.0 - x
+    return x.astype(np.float32)
+
+
+def denormalise(image: Image) -> np.ndarray:
+    """Float array on the [0, 1] scale -> stored values in the original dtype.
+
+    Integers are rounded and clipped only to what the stored type can hold.
+    """
+    path = meta_get(image, "source")
+    array = np.asarray(image.array)
+    check_finite(array, path)
+    x = array.astype(np.float64)
+    if meta_get(image, "invert", False):
+        x = 1.0 - x
+    lo, hi = meta_get(image, "lo", 0.0), meta_get(image, "hi", 1.0)
+    values = x * (hi - lo) + lo
+    stored = (values - meta_get(image, "inter", 0.0)) / meta_get(image, "slope", 1.0)
+    dtype = np.dtype(meta_get(image, "dtype", "float32"))
+    if dtype.kind == "f":
+        return stored.astype(dtype)
+    qmin, qmax = meta_get(image, "clip") or nominal_range(dtype)
+    return np.clip(np.rint(stored), qmin, qmax).astype(dtype)
+
+
+def to_hwc(array: np.ndarray, path: str | Path | None, *, stack: bool = False) -> np.ndarray:
+    """(H, W) -> (H, W, 1); with `stack`, (S, H, W) -> (S, H, W, 1). Rejects more than 4-D."""
+    if array.ndim > 4:
+        raise UserError(f"{array.ndim}-D images are not supported (at most 4-D)", path)
+    if array.ndim == 2 or (stack and array.ndim == 3):
+        return array[..., None]
+    return array
+
+
+def from_array(array: np.ndarray, value_range: tuple[float, float] | None = None) -> Image:
+    """Wrap an in-memory array, (H, W), (H, W, C) or (S, H, W, C), the way `read` would."""
+    array = np.asarray(array)
+    dtype = check_dtype(array.dtype, None)
+    check_finite(array, None)
+    if array.ndim < 2 or array.ndim > 4:
+        raise UserError(f"expected an (H, W), (H, W, C) or (S, H, W, C) array, got {array.shape}")
+    if array.ndim >= 3 and array.shape[-1] not in (1, 3):
+        raise UserError(f"last axis must be 1 (gray) or 3 (RGB) channels, got {array.shape}")
+    meta: dict[str, Any] = {"format": "array", "source": None, "ndim": array.ndim}
+    meta.update(scaling(dtype, None, value_range=value_range))
+    stored = to_hwc(array.astype(dtype), None)
+    return Image(normalise(stored, meta), meta)
+
+
+def to_array(image: Image) -> np.ndarray:
+    """Inverse of `from_array` (or `read`): stored values, original dtype and layout."""
+    stored = denormalise(image)
+    ndim = meta_get(image, "ndim")
+    if ndim is None:  # images read from files: gray comes back without its channel axis
+        return stored[..., 0] if stored.shape[-1] == 1 else stored
+    return stored[..., 0] if ndim == 2 and stored.shape[-1] == 1 else stored
+
+
+def check_not_source(path: Path, image: Image) -> None:
+    """Refuse to write onto the file the image was read from (never overwrite an input)."""
+    source = meta_get(image, "source")
+    if not source:
+        return
+    same = Path(source).resolve() == path.resolve()
+    if not same and path.exists() and Path(source).exists():
+        same = os.path.samefile(source, path)
+    if same:
+        raise UserError("refusing to overwrite the input file; choose another output path", path)
+
+
+@contextmanager
+def atomic_write(path: str | Path, image: Image) -> Iterator[Path]:
+    """Yield a temporary path in the target folder; move it onto `path` only on success."""
+    path = Path(path)
+    check_not_source(path, image)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp{suffix_of(path)}"
+        tmp.open("xb").close()  # honours the umask, unlike mkstemp's 0600
+    except OSError as exc:
+        raise UserError(f"cannot write here: {exc.strerror or exc}", path) from exc
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise UserError(f"cannot write: {exc.strerror or exc}", path) from exc
+    finally:
+        if tmp.exists():
+            tmp.unlink()

@@ -1,0 +1,260 @@
+"""DICOM via pydicom: stored bits and rescale applied on read, derived instances on write.
+
+Output is a new instance (new SOP Instance UID, derived series UID, ImageType DERIVED) in
+Explicit VR Little Endian with the input's pixel representation, so an untouched round trip
+gives back the decoded pixel values bit-exactly. Patient tags are never printed or logged.
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from medenoise.data.io.common import Image, atomic_write, denormalise, meta_get, normalise, scaling
+from medenoise.errors import UserError
+
+# Elements describing the old pixel data that would be wrong or stale after denoising.
+STALE_KEYWORDS = (
+    "SmallestImagePixelValue",
+    "LargestImagePixelValue",
+    "SmallestPixelValueInSeries",
+    "LargestPixelValueInSeries",
+    "IconImageSequence",
+    "ExtendedOffsetTable",
+    "ExtendedOffsetTableLengths",
+    "DataSetTrailingPadding",
+)
+# Byte-order dependent VRs pydicom leaves as raw bytes (for big-endian inputs).
+SWAP_VRS = {"OW": "u2", "OF": "f4", "OD": "f8", "OL": "u4", "OV": "u8"}
+
+
+def is_dicom(path: Path) -> bool:
+    """Whether the file has the DICOM preamble magic ('DICM' at byte 128)."""
+    try:
+        with path.open("rb") as f:
+            f.seek(128)
+            return f.read(4) == b"DICM"
+    except OSError:
+        return False
+
+
+def _rescale(ds: Any) -> tuple[float, float]:
+    """Rescale slope/intercept from the top level or the shared functional groups."""
+    source = ds
+    if "RescaleSlope" not in ds and "SharedFunctionalGroupsSequence" in ds:
+        shared = ds.SharedFunctionalGroupsSequence[0]
+        if "PixelValueTransformationSequence" in shared:
+            source = shared.PixelValueTransformationSequence[0]
+    slope = float(source.get("RescaleSlope", 1.0) or 1.0)
+    inter = float(source.get("RescaleIntercept", 0.0) or 0.0)
+    return slope, inter
+
+
+def read_dicom(path: Path, value_range: tuple[float, float] | None = None) -> Image:
+    """Read a DICOM image: (H, W, C), or (S, H, W, C) for multi-frame; modality values scaled."""
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+    from pydicom.pixels import get_decoder
+
+    with warnings.catch_warnings():  # pydicom warnings may quote tag values (patient data)
+        warnings.simplefilter("ignore")
+        try:
+            ds = pydicom.dcmread(path)
+        except InvalidDicomError:
+            ds = pydicom.dcmread(path, force=True)
+            if "PixelData" not in ds:
+                raise UserError("not a DICOM file", path) from None
+        if "PixelData" not in ds:
+            floats = "FloatPixelData" in ds or "DoubleFloatPixelData" in ds
+            what = "float pixel data is not supported" if floats else "not an image"
+            raise UserError(f"DICOM file has no integer pixel data ({what})", path)
+        _check_supported(ds, path)
+        tsyntax = _transfer_syntax(ds)
+        try:
+            decoder = get_decoder(tsyntax)
+        except NotImplementedError as exc:
+            raise UserError(f"DICOM transfer syntax {tsyntax.name} is not supported", path) from exc
+        try:
+            array, info = decoder.as_array(ds, as_rgb=True)
+        except Exception as exc:  # decoders raise RuntimeError, ValueError, ...
+            raise UserError(
+                f"cannot decode DICOM pixel data ({tsyntax.name}): {exc}", path
+            ) from exc
+
+    del ds.PixelData  # decoded above; `write_dicom` sets new pixel data (and copies ds cheaply)
+    array = array.astype(array.dtype.newbyteorder("="))
+    bits_stored = int(info.get("bits_stored", ds.BitsStored))
+    signed = int(info.get("pixel_representation", ds.PixelRepresentation)) == 1
+    photometric = str(info.get("photometric_interpretation", ds.PhotometricInterpretation))
+    spp = int(ds.get("SamplesPerPixel", 1))
+    if spp == 3 and photometric != "RGB":
+        raise UserError(f"DICOM colour space {photometric} is not supported", path)
+    n_frames = int(info.get("number_of_frames") or 1)
+    multi = n_frames > 1 or "NumberOfFrames" in ds
+    if spp == 1:
+        array = array[..., None]
+    if multi and array.ndim == 3:
+        array = array[None]
+    if array.ndim == 4 and not multi:
+        raise UserError(f"unexpected DICOM pixel array shape {array.shape}", path)
+
+    stored_range = (
+        (-(2 ** (bits_stored - 1)), 2 ** (bits_stored - 1) - 1)
+        if signed
+        else (0, 2**bits_stored - 1)
+    )
+    slope, inter = _rescale(ds)
+    meta: dict[str, Any] = {
+        "format": "dicom",
+        "source": str(path),
+        "dataset": ds,
+        "photometric": photometric,
+        "bits_stored": bits_stored,
+        "signed": signed,
+        "multiframe": multi,
+        "compressed": bool(tsyntax.is_compressed),
+    }
+    meta.update(
+        scaling(
+            array.dtype,
+            path,
+            stored_range=stored_range,
+            slope=slope,
+            inter=inter,
+            value_range=value_range,
+            invert=photometric == "MONOCHROME1",
+        )
+    )
+    return Image(normalise(array, meta), meta)
+
+
+def _transfer_syntax(ds: Any) -> Any:
+    """The dataset's transfer syntax; for files without file meta, the one they were read as."""
+    from pydicom import uid
+    from pydicom.dataset import FileMetaDataset
+
+    file_meta = getattr(ds, "file_meta", None)
+    tsyntax = file_meta.get("TransferSyntaxUID") if file_meta is not None else None
+    if tsyntax is None:
+        implicit, little = ds.original_encoding
+        tsyntax = (
+            uid.ImplicitVRLittleEndian
+            if implicit
+            else uid.ExplicitVRLittleEndian
+            if little is not False
+            else uid.ExplicitVRBigEndian
+        )
+        ds.file_meta = file_meta if file_meta is not None else FileMetaDataset()
+        ds.file_meta.TransferSyntaxUID = tsyntax
+    return tsyntax
+
+
+def _check_supported(ds: Any, path: Path) -> None:
+    if "BitsAllocated" not in ds or "Rows" not in ds:
+        raise UserError("DICOM image lacks Bits Allocated / Rows (broken file?)", path)
+    bits = int(ds.BitsAllocated)
+    if bits not in (8, 16):
+        raise UserError(
+            f"DICOM with {bits}-bit pixels is not supported (8 or 16 bits only; 1-bit masks "
+            "and 32-bit dose grids are not images to denoise)",
+            path,
+        )
+    photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2"))
+    if photometric == "PALETTE COLOR":
+        raise UserError("DICOM PALETTE COLOR images are not supported", path)
+    if int(ds.get("SamplesPerPixel", 1)) not in (1, 3):
+        raise UserError("DICOM samples per pixel must be 1 or 3", path)
+
+
+def _swap_to_little_endian(ds: Any) -> None:
+    """Byte-swap raw OW/OF/OD/OL/OV values of a dataset that was read as big endian."""
+    for elem in ds.iterall():
+        kind = SWAP_VRS.get(str(elem.VR))
+        if kind and elem.tag != 0x7FE00010 and isinstance(elem.value, bytes) and elem.value:
+            elem.value = np.frombuffer(elem.value, ">" + kind).astype("<" + kind).tobytes()
+
+
+def write_dicom(path: Path, image: Image) -> None:
+    """Write a derived DICOM instance with the source's tags and pixel representation."""
+    import pydicom
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    source_ds = meta_get(image, "dataset")
+    if source_ds is None:
+        raise UserError("writing DICOM needs an image read from a DICOM file", path)
+    stored = denormalise(image)
+    spp = int(source_ds.get("SamplesPerPixel", 1))
+    if stored.shape[-1] != spp or stored.ndim not in (3, 4):
+        raise UserError(f"DICOM output needs {spp} channel(s), got shape {stored.shape}", path)
+    if stored.ndim == 4 and stored.shape[0] > 1 and not meta_get(image, "multiframe"):
+        raise UserError("the DICOM source is single-frame; cannot write a stack into it", path)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = copy.deepcopy(source_ds)
+        for _ in ds.iterall():  # decode raw elements now: the output encoding may differ
+            pass
+        if ds.original_encoding[1] is False:  # read as big endian; we write little endian
+            _swap_to_little_endian(ds)
+        for keyword in STALE_KEYWORDS:
+            if keyword in ds:
+                delattr(ds, keyword)
+        _set_pixels(ds, stored, meta_get(image, "photometric", "MONOCHROME2"))
+        bits_stored = int(meta_get(image, "bits_stored") or ds.BitsStored)
+        ds.BitsStored, ds.HighBit = bits_stored, bits_stored - 1
+        _mark_derived(ds, meta_get(image, "derivation") or "medenoise", generate_uid)
+        ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+        if "SOPClassUID" not in ds:
+            ds.SOPClassUID = pydicom.uid.SecondaryCaptureImageStorage
+        ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
+        with atomic_write(path, image) as tmp:
+            pydicom.dcmwrite(tmp, ds, enforce_file_format=True)
+
+
+def _set_pixels(ds: Any, stored: np.ndarray, photometric: str) -> None:
+    """Uncompressed native pixel data in the stored dtype, plus the Image Pixel module tags."""
+    frames = stored.shape[0] if stored.ndim == 4 else None
+    data = stored.astype(stored.dtype.newbyteorder("<")).tobytes()
+    if len(data) % 2:
+        data += b"\x00"
+    ds.PixelData = data
+    ds["PixelData"].VR = "OB" if stored.dtype.itemsize == 1 else "OW"
+    ds["PixelData"].is_undefined_length = False
+    ds.Rows, ds.Columns = int(stored.shape[-3]), int(stored.shape[-2])
+    ds.SamplesPerPixel = int(stored.shape[-1])
+    ds.PhotometricInterpretation = photometric
+    if stored.shape[-1] > 1:
+        ds.PlanarConfiguration = 0
+    elif "PlanarConfiguration" in ds:
+        del ds.PlanarConfiguration
+    if frames is not None:
+        ds.NumberOfFrames = frames
+    ds.BitsAllocated = stored.dtype.itemsize * 8
+    ds.PixelRepresentation = int(stored.dtype.kind == "i")
+
+
+def _mark_derived(ds: Any, derivation: str, generate_uid: Any) -> None:
+    """New instance and series identity, ImageType DERIVED\\SECONDARY, a pointer to the source."""
+    from pydicom.dataset import Dataset
+
+    old_sop_class = ds.get("SOPClassUID")
+    old_sop_uid = ds.get("SOPInstanceUID")
+    old_series = str(ds.get("SeriesInstanceUID", ""))
+    # Same source series + same model -> same derived series, so slices stay together.
+    ds.SeriesInstanceUID = generate_uid(entropy_srcs=[old_series, derivation, "medenoise"])
+    ds.SOPInstanceUID = generate_uid()
+    image_type = list(ds.get("ImageType", []) or [])
+    ds.ImageType = ["DERIVED", "SECONDARY", *[str(v) for v in image_type[2:]]]
+    ds.DerivationDescription = str(derivation)[:1024]
+    description = str(ds.get("SeriesDescription", "") or "")
+    ds.SeriesDescription = f"{description} denoised".strip()[:64]
+    if old_sop_class and old_sop_uid:
+        ref = Dataset()
+        ref.ReferencedSOPClassUID = old_sop_class
+        ref.ReferencedSOPInstanceUID = old_sop_uid
+        ds.SourceImageSequence = [ref]

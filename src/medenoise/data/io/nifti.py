@@ -1,0 +1,117 @@
+"""NIfTI-1/2 via nibabel: 2-D to 4-D volumes as stacks of slices, header and affine kept.
+
+Slices are taken along one spatial axis (default the last, axial for RAS volumes); the other
+axes, 4-D time included, are flattened into S. scl_slope/scl_inter are honoured on read and
+written back unchanged, so stored values round-trip exactly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from medenoise.data.io.common import (
+    Image,
+    atomic_write,
+    check_dtype,
+    check_finite,
+    denormalise,
+    meta_get,
+    normalise,
+    scaling,
+)
+from medenoise.errors import UserError
+
+DEFAULT_SLICE_AXIS = 2
+
+
+def _plane_order(ndim: int, axis: int) -> list[int]:
+    """Axis permutation putting the stack axes first and the (H, W) image plane last."""
+    if ndim == 2:
+        return [0, 1]
+    plane = [a for a in range(3) if a != axis]
+    stack = [axis] + list(range(3, ndim))
+    return stack[::-1] + plane  # extra dims (time) outermost, then the slice axis
+
+
+def read_nifti(
+    path: Path, value_range: tuple[float, float] | None = None, axis: int = DEFAULT_SLICE_AXIS
+) -> Image:
+    """Read a NIfTI file as (H, W, 1) (2-D) or (S, H, W, 1) slices along spatial `axis`."""
+    import nibabel as nib
+
+    try:
+        img = nib.load(path)
+    except Exception as exc:  # nibabel raises ImageFileError, EOFError, gzip/zlib errors ...
+        raise UserError(f"cannot read NIfTI: {exc}", path) from exc
+    if not isinstance(img, nib.Nifti1Image | nib.Nifti2Image):
+        raise UserError(f"expected a NIfTI image, found {type(img).__name__}", path)
+    if len(img.shape) > 4 or len(img.shape) < 2:
+        raise UserError(f"{len(img.shape)}-D NIfTI is not supported (2-D to 4-D only)", path)
+    if axis not in (0, 1, 2) or (len(img.shape) == 2 and axis != DEFAULT_SLICE_AXIS):
+        raise UserError(f"slice axis {axis} must be a spatial axis (0, 1 or 2)", path)
+    try:
+        raw = np.asarray(img.dataobj.get_unscaled())
+    except Exception as exc:
+        raise UserError(f"cannot read NIfTI data (truncated file?): {exc}", path) from exc
+    dtype = check_dtype(raw.dtype, path)
+    raw = raw.astype(dtype)
+    check_finite(raw, path)
+    slope, inter = img.dataobj.slope, img.dataobj.inter  # nibabel moves scl_* here on load
+    scaled = bool(slope != 1.0 or inter != 0.0)
+
+    order = _plane_order(raw.ndim, axis)
+    moved = raw.transpose(order)
+    stack = moved.reshape((-1,) + moved.shape[-2:]) if raw.ndim > 2 else moved
+    meta: dict[str, Any] = {
+        "format": "nifti",
+        "source": str(path),
+        "nifti_class": type(img).__name__,
+        "header": img.header.copy(),
+        "affine": np.array(img.affine),
+        "ondisk_dtype": img.header.get_data_dtype().str,
+        "shape": tuple(int(n) for n in raw.shape),
+        "axis": axis,
+        "order": order,
+        "scaled": scaled,
+    }
+    meta.update(
+        scaling(dtype, path, slope=float(slope), inter=float(inter), value_range=value_range)
+    )
+    return Image(normalise(stack[..., None], meta), meta)
+
+
+def write_nifti(path: Path, image: Image) -> None:
+    """Write stored values with the source's header, affine, dtype and scaling.
+
+    Images that did not come from NIfTI are written with an identity affine, slices last.
+    """
+    import nibabel as nib
+
+    stored = denormalise(image)
+    if stored.shape[-1] != 1 or stored.ndim not in (3, 4):
+        raise UserError(f"NIfTI output needs gray (S, H, W, 1) or (H, W, 1), got {stored.shape}")
+    planes = stored[..., 0]
+    shape = meta_get(image, "shape")
+    order = meta_get(image, "order")
+    header = meta_get(image, "header")
+    if shape is not None and order is not None and header is not None:
+        moved_shape = tuple(shape[i] for i in order)
+        if int(np.prod(moved_shape)) != planes.size or moved_shape[-2:] != planes.shape[-2:]:
+            raise UserError(f"image shape {planes.shape} no longer matches the NIfTI {shape}", path)
+        data = planes.reshape(moved_shape).transpose(np.argsort(order))
+        cls = (
+            nib.Nifti2Image if meta_get(image, "nifti_class") == "Nifti2Image" else nib.Nifti1Image
+        )
+        img = cls(data, meta_get(image, "affine"), header.copy())
+        img.header.set_data_dtype(np.dtype(meta_get(image, "ondisk_dtype")))
+        if meta_get(image, "scaled"):
+            img.header.set_slope_inter(meta_get(image, "slope"), meta_get(image, "inter"))
+    else:
+        data = planes if planes.ndim == 2 else planes.transpose(1, 2, 0)
+        img = nib.Nifti1Image(data, np.eye(4))
+        img.header.set_data_dtype(data.dtype)
+    with atomic_write(path, image) as tmp:
+        nib.save(img, tmp)

@@ -1,0 +1,140 @@
+"""Training and validation datasets built from folders of images held in memory.
+
+Training samples are random square patches; sample i is a pure function of (seed, i), so a
+resumed run draws the same patches it would have drawn without the interruption.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from medenoise.errors import UserError
+
+MAX_REJECTIONS = 20
+
+
+def list_images(sources: Iterable[str | Path]) -> list[Path]:
+    """Image files named directly or found recursively under folders, sorted per source."""
+    from medenoise.data.io import is_image_file
+
+    files: list[Path] = []
+    for src in sources:
+        path = Path(src)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and is_image_file(p))
+            if not found:
+                raise UserError("no supported images in this folder", path)
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise UserError("no such file or folder", path)
+    return files
+
+
+def to_channels(array: np.ndarray, channels: int, path: Path | str) -> np.ndarray:
+    """(H, W, C) → (H, W, channels): RGB becomes mono by the mean of R, G, B."""
+    c = array.shape[-1]
+    if c == channels:
+        return array
+    if channels == 1 and c in (3, 4):
+        return array[..., :3].mean(axis=-1, keepdims=True)
+    raise UserError(f"image has {c} channel(s) but the model expects {channels}", path)
+
+
+def load_planes(files: Sequence[Path], channels: int) -> list[np.ndarray]:
+    """Read files as float32 (H, W, C) planes; stacks and volumes contribute every slice."""
+    from medenoise.data.io import read
+
+    planes: list[np.ndarray] = []
+    for f in files:
+        arr = read(f).array
+        arr = arr.reshape(-1, *arr.shape[-3:])
+        planes.extend(np.ascontiguousarray(to_channels(p, channels, f), np.float32) for p in arr)
+    return planes
+
+
+def reflect_to_min_size(a: np.ndarray, size: int) -> np.ndarray:
+    """Pad (H, W, C) reflectively at bottom/right so both sides are at least `size`."""
+    ph, pw = max(0, size - a.shape[0]), max(0, size - a.shape[1])
+    if ph == 0 and pw == 0:
+        return a
+    mode = "reflect" if min(a.shape[:2]) > 1 else "edge"
+    return np.pad(a, ((0, ph), (0, pw), (0, 0)), mode=mode)
+
+
+class PatchDataset(Dataset):
+    """`length` random square patches (C, P, P) from in-memory planes.
+
+    Patches whose mean is below `min_mean` are redrawn (up to 20 times) so X-ray and MRI
+    training does not waste steps on black background. `key` names the batch entry:
+    "clean" for clean data (noise is added by the method), "noisy" for real noisy data.
+    """
+
+    def __init__(
+        self,
+        planes: list[np.ndarray],
+        patch: int,
+        length: int,
+        seed: int = 0,
+        key: str = "clean",
+        min_mean: float = 0.0,
+        offset: int = 0,
+    ):
+        if not planes:
+            raise UserError("no training images")
+        self.planes = [reflect_to_min_size(p, patch) for p in planes]
+        self.patch, self.length, self.seed = patch, length, seed
+        self.key, self.min_mean, self.offset = key, min_mean, offset
+
+    def __len__(self) -> int:
+        return max(self.length - self.offset, 0)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        rng = np.random.default_rng((self.seed, index + self.offset))
+        for _ in range(MAX_REJECTIONS):
+            crop = self._draw(rng)
+            if crop.mean() >= self.min_mean:
+                break
+        return {self.key: torch.from_numpy(np.ascontiguousarray(crop.transpose(2, 0, 1)))}
+
+    def _draw(self, rng: np.random.Generator) -> np.ndarray:
+        img = self.planes[int(rng.integers(len(self.planes)))]
+        p = self.patch
+        y = int(rng.integers(img.shape[0] - p + 1))
+        x = int(rng.integers(img.shape[1] - p + 1))
+        return img[y : y + p, x : x + p]
+
+
+def center_square(a: np.ndarray, limit: int, multiple: int = 32) -> np.ndarray:
+    """Largest centred square crop ≤ limit whose side is a multiple of `multiple`."""
+    side = min(a.shape[0], a.shape[1], limit) // multiple * multiple
+    if side == 0:
+        return reflect_to_min_size(a, multiple)[:multiple, :multiple]
+    y, x = (a.shape[0] - side) // 2, (a.shape[1] - side) // 2
+    return a[y : y + side, x : x + side]
+
+
+class ValidationSet(Dataset):
+    """Clean centre crops with noise fixed once from generators seeded by (seed, i)."""
+
+    def __init__(self, planes: list[np.ndarray], noise, crop: int, seed: int = 0):
+        self.items = []
+        for i, plane in enumerate(planes):
+            clean = torch.from_numpy(
+                np.ascontiguousarray(center_square(plane, crop).transpose(2, 0, 1))
+            ).unsqueeze(0)
+            gen = torch.Generator().manual_seed(seed * 100_003 + i)
+            noisy, params = noise.sample(clean, gen)
+            self.items.append({"clean": clean[0], "noisy": noisy[0], "params": params[0]})
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        return self.items[index]

@@ -1,0 +1,17 @@
+"""The one exception type for user errors; the CLI prints it as `error: <path>: <msg>`, exit 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class UserError(Exception):
+    """A problem with what the user gave us (file, option, model), not a bug in medenoise."""
+
+    def __init__(self, message: str, path: str | Path | None = None):
+        super().__init__(message)
+        self.path = None if path is None else str(path)
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message

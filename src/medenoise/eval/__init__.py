@@ -1,0 +1,1 @@
+"""Evaluation: image-quality metrics with explicitly named protocols."""

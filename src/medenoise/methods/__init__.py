@@ -1,0 +1,23 @@
+"""Training methods: one registry, one training-step signature (see methods/base.py)."""
+
+from __future__ import annotations
+
+from medenoise.methods.base import DenoisingMethod
+from medenoise.methods.n2c import N2C
+from medenoise.methods.ssdn import SSDN
+
+METHODS: dict[str, type[DenoisingMethod]] = {cls.name: cls for cls in (SSDN, N2C)}
+
+
+def build_method(model, train=None) -> DenoisingMethod:
+    """Instantiate the LightningModule for a ModelConfig (and optional TrainConfig)."""
+    try:
+        cls = METHODS[model.method]
+    except KeyError:
+        raise ValueError(
+            f"method {model.method!r} is not available; choose from {', '.join(sorted(METHODS))}"
+        ) from None
+    return cls(model, train)
+
+
+__all__ = ["METHODS", "DenoisingMethod", "build_method"]

@@ -1,0 +1,63 @@
+"""SSDN (Laine et al. 2019): blind-spot prior + explicit noise model + Bayesian posterior."""
+
+from __future__ import annotations
+
+from medenoise.methods.base import DenoisingMethod
+from medenoise.nets import BlindSpotUNet
+from medenoise.noise.likelihood import (
+    head_channels,
+    negative_log_likelihood,
+    paper_loss,
+    posterior_mean,
+    prior_from_head,
+)
+
+
+class SSDN(DenoisingMethod):
+    """Trained by the NLL of the noisy pixel under N(μ_x, Σ_x + Σ_n); denoises with the
+    posterior mean, which also uses the noisy pixel. covariance="mu" is the μ-only
+    ablation: L2 to the noisy input, output used as is (what N2V converges to)."""
+
+    name = "ssdn"
+    blind_spot = True
+
+    def build(self) -> None:
+        cfg = self.model_config
+        if not self.noise.has_likelihood and cfg.covariance != "mu":
+            raise ValueError(
+                f"SSDN has no likelihood for {self.noise.kind} noise; "
+                "use gaussian, poisson or pg (or covariance 'mu')"
+            )
+        self.net = BlindSpotUNet(
+            cfg.channels, head_channels(cfg.channels, cfg.covariance), cfg.width
+        )
+
+    @property
+    def mu_only(self) -> bool:
+        return self.model_config.covariance == "mu"
+
+    def training_loss(self, batch):
+        y = batch["noisy"]
+        out = self.net(y)
+        if self.mu_only:
+            return ((out - y) ** 2).mean(), {}
+        c = self.model_config.channels
+        prior = prior_from_head(out, c, self.model_config.covariance)
+        params = self.noise_param(y, batch.get("params"))
+        var_n = self.noise.variance(prior.mu, params)
+        loss = paper_loss(negative_log_likelihood(y, prior, var_n), c).mean()
+        logs = {}
+        if self.noise_param.learned:
+            for i, name in enumerate(self.noise.param_names):
+                logs[f"noise_{name}"] = params[:, i].mean().float()
+            if self.noise.regularised:
+                loss = loss - self.noise.regulariser(var_n)
+        return loss.float(), logs
+
+    def denoise(self, y, params=None):
+        out = self.net(y)
+        if self.mu_only:
+            return out.float()
+        prior = prior_from_head(out, self.model_config.channels, self.model_config.covariance)
+        var_n = self.noise.variance(prior.mu, self.noise_param(y, params))
+        return posterior_mean(y, prior, var_n).float()

@@ -1,0 +1,104 @@
+"""Noise spec strings (DESIGN: Noise specs): `gaussian:25`, `gaussian:5-50`, `poisson:30`,
+`pg:a=0.016,b=-0.0002`, `rician:25`, `impulse:0.5`, or a bare kind (`gaussian`, `pg`)
+when the level is to be learned from already-noisy data."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from medenoise.errors import UserError
+
+KINDS = ("gaussian", "poisson", "pg", "rician", "impulse")
+# the default key for kinds written with one positional value ("gaussian:25")
+POSITIONAL = {"gaussian": "sigma", "poisson": "lam", "rician": "sigma", "impulse": "alpha"}
+KEYS = {
+    "gaussian": {"sigma"},
+    "poisson": {"lam"},
+    "pg": {"a", "b"},
+    "rician": {"sigma"},
+    "impulse": {"alpha"},
+}
+
+
+@dataclass(frozen=True)
+class NoiseSpec:
+    """A parsed spec: kind plus a (lo, hi) range per parameter (lo == hi when fixed)."""
+
+    kind: str
+    ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    @property
+    def has_level(self) -> bool:
+        return bool(self.ranges)
+
+    @property
+    def is_fixed(self) -> bool:
+        return bool(self.ranges) and all(lo == hi for lo, hi in self.ranges.values())
+
+    def __str__(self) -> str:
+        if not self.ranges:
+            return self.kind
+
+        def fmt(lo: float, hi: float) -> str:
+            return f"{lo:g}" if lo == hi else f"{lo:g}-{hi:g}"
+
+        if self.kind in POSITIONAL:
+            return f"{self.kind}:{fmt(*self.ranges[POSITIONAL[self.kind]])}"
+        return self.kind + ":" + ",".join(f"{k}={fmt(*v)}" for k, v in self.ranges.items())
+
+
+def _parse_value(text: str, spec: str) -> tuple[float, float]:
+    parts = text.split("-")
+    # allow a leading minus sign (pg:b=-0.0002) but not in ranges of negatives
+    if text.startswith("-"):
+        parts = ["-" + parts[1], *parts[2:]] if len(parts) > 1 else parts
+    try:
+        vals = [float(p) for p in parts if p != ""]
+    except ValueError:
+        raise UserError(f"noise spec {spec!r}: {text!r} is not a number or range lo-hi") from None
+    if len(vals) == 1:
+        vals = vals * 2
+    if len(vals) != 2 or not all(math.isfinite(v) for v in vals) or vals[0] > vals[1]:
+        raise UserError(f"noise spec {spec!r}: {text!r} is not a number or range lo-hi")
+    return vals[0], vals[1]
+
+
+def parse_noise_spec(spec: str | NoiseSpec) -> NoiseSpec:
+    """Parse a spec string; raises UserError with a message naming the spec on bad input."""
+    if isinstance(spec, NoiseSpec):
+        return spec
+    text = spec.strip().lower()
+    kind, _, rest = text.partition(":")
+    if kind not in KINDS:
+        raise UserError(
+            f"noise spec {spec!r}: unknown kind {kind!r} (use one of {', '.join(KINDS)})"
+        )
+    ranges: dict[str, tuple[float, float]] = {}
+    if rest:
+        for item in rest.split(","):
+            key, eq, val = item.partition("=")
+            if not eq:
+                if kind not in POSITIONAL or ranges:
+                    raise UserError(f"noise spec {spec!r}: write parameters as key=value")
+                key, val = POSITIONAL[kind], item
+            key = key.strip()
+            if key not in KEYS[kind]:
+                raise UserError(f"noise spec {spec!r}: {kind} has no parameter {key!r}")
+            ranges[key] = _parse_value(val.strip(), spec)
+        if set(ranges) != KEYS[kind]:
+            missing = ", ".join(sorted(KEYS[kind] - set(ranges)))
+            raise UserError(f"noise spec {spec!r}: missing {missing}")
+    _check_domain(kind, ranges, spec)
+    return NoiseSpec(kind, ranges)
+
+
+def _check_domain(kind: str, ranges: dict[str, tuple[float, float]], spec: str) -> None:
+    positive = {"sigma", "lam"}
+    for key, (lo, _hi) in ranges.items():
+        if key in positive and lo <= 0:
+            raise UserError(f"noise spec {spec!r}: {key} must be > 0")
+        if key == "a" and lo < 0:
+            raise UserError(f"noise spec {spec!r}: a must be ≥ 0")
+        if key == "alpha" and not (lo >= 0 and ranges[key][1] <= 1):
+            raise UserError(f"noise spec {spec!r}: alpha must be in [0, 1]")

@@ -1,0 +1,215 @@
+"""Run a training job: datamodule + method + Lightning Trainer → checkpoints, CSV log, model file.
+
+RUNDIR layout: config.yaml (the TrainConfig), metrics.csv (loss, lr, val PSNR),
+checkpoints/last.ckpt (resumable, our own runs only), model.safetensors (the product).
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+import sys
+import warnings
+from pathlib import Path
+
+import torch
+
+from medenoise.config import TrainConfig
+from medenoise.errors import UserError
+
+LAST_CKPT = "last.ckpt"
+
+
+def _quiet_lightning() -> None:
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+    logging.getLogger("lightning.fabric").setLevel(logging.WARNING)
+    for msg in (
+        ".*does not have many workers.*",
+        ".*LeafSpec.*",
+        ".*isinstance.*treespec.*",
+        ".*GPU available but not used.*",
+        ".*Checkpoint directory.*exists.*",
+    ):
+        warnings.filterwarnings("ignore", message=msg)
+
+
+def init_weights(module, source: str) -> None:
+    """Start from a model file's weights (fine-tuning); its config must match the run's."""
+    from medenoise.modelfile import load_module
+
+    init = load_module(resolve_model_path(source))
+    theirs, ours = init.model_config, module.model_config
+    for key in ("method", "channels", "width", "covariance", "noise_param"):
+        if getattr(theirs, key) != getattr(ours, key):
+            raise UserError(
+                f"--init model has {key}={getattr(theirs, key)!r} but this run "
+                f"uses {getattr(ours, key)!r}",
+                source,
+            )
+    state = init.state_dict()
+    module.load_state_dict(
+        {k: v for k, v in state.items() if k in module.state_dict()}, strict=False
+    )
+
+
+def resolve_model_path(name_or_path: str) -> Path:
+    """A model given by path (zoo names resolve in medenoise.zoo when it exists)."""
+    try:
+        from medenoise.zoo import resolve  # type: ignore[attr-defined]
+    except ImportError:
+        resolve = None
+    if resolve is not None:
+        found = resolve(name_or_path)
+        if found is not None:
+            return Path(found)
+    return Path(name_or_path)
+
+
+def keep_history(outdir: Path) -> None:
+    """Merge this segment's Lightning CSV log into RUNDIR/metrics.csv, which keeps every
+    segment of a resumed run (Lightning's logger rewrites its own file on each start)."""
+    segment = outdir / "logs" / "metrics.csv"
+    if not segment.is_file():
+        return
+    total = outdir / "metrics.csv"
+    rows = []
+    for path in (total, segment):
+        if path.is_file():
+            with path.open(newline="") as f:
+                rows.extend(csv.DictReader(f))
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    tmp = total.with_suffix(".csv.tmp")
+    with tmp.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, total)
+    segment.unlink()
+
+
+def check_run(cfg: TrainConfig) -> None:
+    """Reject option combinations that cannot train, before any data are read."""
+    from medenoise.noise import make_noise_model
+
+    model = cfg.model
+    noise = make_noise_model(model.noise)
+    if cfg.data_kind == "clean" and not noise.spec.has_level:
+        raise UserError(
+            f"--noise {model.noise} has no level to synthesise; give one "
+            f"(e.g. {noise.kind}:25) or pass --data-kind noisy for real noisy data"
+        )
+    if model.method == "ssdn" and model.covariance != "mu" and not noise.has_likelihood:
+        raise UserError(
+            f"SSDN has no likelihood for {noise.kind} noise; use gaussian, "
+            "poisson or pg (or --covariance mu)"
+        )
+    if (
+        model.method == "ssdn"
+        and model.noise_param == "known"
+        and cfg.data_kind == "noisy"
+        and not noise.spec.is_fixed
+    ):
+        raise UserError(
+            "--noise-param known on real noisy data needs a single noise level "
+            "(e.g. gaussian:25); or learn it with --noise-param global|per-image"
+        )
+    if model.method == "n2c" and cfg.data_kind != "clean":
+        raise UserError("n2c is supervised: it needs clean training images")
+
+
+def run_training(
+    cfg: TrainConfig,
+    outdir: str | Path,
+    resume: bool = False,
+    progress: bool = True,
+    callbacks: list | None = None,
+) -> Path:
+    """Train (or resume) and write RUNDIR/model.safetensors; returns its path."""
+    import lightning as L
+    from lightning.pytorch.callbacks import ModelCheckpoint
+    from lightning.pytorch.loggers import CSVLogger
+
+    from medenoise.data.datamodule import FolderDataModule
+    from medenoise.methods import build_method
+    from medenoise.modelfile import save_model
+    from medenoise.progress import LineProgress
+
+    _quiet_lightning()
+    check_run(cfg)
+    outdir = Path(outdir)
+    ckpt_dir = outdir / "checkpoints"
+    last = ckpt_dir / LAST_CKPT
+    if resume and not last.is_file():
+        raise UserError("nothing to resume: no checkpoints/last.ckpt here", outdir)
+    if not resume and last.is_file():
+        raise UserError(
+            "run folder already holds a run; pass --resume to continue it or choose another -o",
+            outdir,
+        )
+    outdir.mkdir(parents=True, exist_ok=True)
+    if resume:
+        saved = TrainConfig.from_yaml(outdir / "config.yaml")
+        if saved.model.model_copy(update={"training": {}}) != cfg.model or saved.data != cfg.data:
+            raise UserError(
+                "--resume with different data or model options than the "
+                "original run (see config.yaml)",
+                outdir,
+            )
+    cfg.model.training = {
+        "data": [Path(d).name for d in cfg.data],
+        "data_kind": cfg.data_kind,
+        "steps": cfg.steps,
+        "patch": cfg.patch,
+        "batch_size": cfg.batch_size,
+        "seed": cfg.seed,
+        "init": cfg.init,
+    }
+    cfg.to_yaml(outdir / "config.yaml")
+
+    torch.manual_seed(cfg.seed)
+    datamodule = FolderDataModule(cfg)
+    module = build_method(cfg.model, cfg)
+    if cfg.init and not resume:
+        init_weights(module, cfg.init)
+    live_bar = progress and sys.stderr.isatty()
+    if progress and not live_bar:
+        callbacks = [LineProgress(max(1, min(50, cfg.steps // 20))), *(callbacks or [])]
+    checkpoint = ModelCheckpoint(
+        dirpath=ckpt_dir,
+        every_n_train_steps=cfg.checkpoint_every,
+        save_last=True,
+        save_top_k=0,
+        enable_version_counter=False,
+    )
+    has_val = datamodule.val_set is not None
+    trainer = L.Trainer(
+        max_steps=cfg.steps,
+        accelerator=cfg.accelerator,
+        devices=cfg.devices,
+        num_nodes=cfg.num_nodes,
+        strategy=cfg.strategy,
+        precision=cfg.precision,
+        callbacks=[checkpoint, *(callbacks or [])],
+        logger=CSVLogger(outdir / "logs", name="", version=""),
+        default_root_dir=outdir,
+        enable_progress_bar=live_bar,
+        enable_model_summary=False,
+        log_every_n_steps=min(50, cfg.checkpoint_every),
+        num_sanity_val_steps=0,
+        val_check_interval=min(cfg.val_every, cfg.steps) if has_val else None,
+        check_val_every_n_epoch=None if has_val else 1,
+        limit_val_batches=1.0 if has_val else 0,
+        use_distributed_sampler=False,
+        enable_checkpointing=True,
+    )
+    keep_history(outdir)
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=str(last) if resume else None)
+    finally:
+        if trainer.is_global_zero:
+            keep_history(outdir)
+    model_path = outdir / "model.safetensors"
+    if trainer.is_global_zero:
+        save_model(module, model_path)
+    return model_path

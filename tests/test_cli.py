@@ -1,0 +1,116 @@
+"""Command-line behaviour a newcomer meets: help text, one-line user errors, exit code 2."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image as PILImage
+from typer.testing import CliRunner
+
+from medenoise.cli import app
+from medenoise.config import ModelConfig
+from medenoise.methods import build_method
+from medenoise.modelfile import save_model
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture()
+def model_file(tmp_path):
+    torch.manual_seed(0)
+    module = build_method(ModelConfig(method="ssdn", noise="gaussian:25", width=8))
+    return save_model(module, tmp_path / "m.safetensors")
+
+
+@pytest.fixture()
+def gray_png(tmp_path):
+    path = tmp_path / "in" / "img.png"
+    path.parent.mkdir()
+    rng = np.random.default_rng(0)
+    PILImage.fromarray(rng.integers(0, 256, (40, 50), dtype=np.uint8)).save(path)
+    return path
+
+
+def test_help_explains_the_commands():
+    result = run("--help")
+    assert result.exit_code == 0
+    assert "train" in result.output and "denoise" in result.output
+    result = run("train", "--help")
+    assert "--noise-param" in result.output and "--resume" in result.output
+
+
+def one_error_line(result, *needles):
+    assert result.exit_code == 2, result.output
+    lines = [ln for ln in result.output.splitlines() if ln.startswith("error:")]
+    assert lines, result.output
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+def test_train_user_errors(tmp_path, gray_png):
+    one_error_line(
+        run("train", tmp_path / "nope", "-o", tmp_path / "r", "--noise", "gaussian:25"),
+        "no such file",
+    )
+    one_error_line(
+        run("train", gray_png.parent, "-o", tmp_path / "r", "--noise", "laplace:3"), "unknown kind"
+    )
+    one_error_line(
+        run("train", gray_png.parent, "-o", tmp_path / "r", "--noise", "gaussian"), "no level"
+    )
+    one_error_line(
+        run("train", gray_png.parent, "-o", tmp_path / "r", "--patch", "50"), "multiple of 32"
+    )
+    one_error_line(
+        run("train", gray_png.parent, "-o", tmp_path / "r", "--method", "magic"), "method"
+    )
+    one_error_line(
+        run("train", gray_png.parent, "-o", tmp_path / "r", "--resume"), "nothing to resume"
+    )
+
+
+def test_denoise_writes_same_format_and_never_over_the_input(tmp_path, gray_png, model_file):
+    out = tmp_path / "out"
+    result = run("denoise", gray_png, "-o", out, "--model", model_file)
+    assert result.exit_code == 0, result.output
+    written = np.asarray(PILImage.open(out / "img.png"))
+    assert written.dtype == np.uint8 and written.shape == (40, 50)
+    before = gray_png.read_bytes()
+    one_error_line(
+        run("denoise", gray_png, "-o", gray_png.parent, "--model", model_file),
+        "overwrite the input",
+    )
+    assert gray_png.read_bytes() == before
+    one_error_line(run("denoise", gray_png, "-o", out, "--model", model_file), "exists")
+    assert run("denoise", gray_png, "-o", out, "--model", model_file, "--overwrite").exit_code == 0
+
+
+def test_denoise_user_errors(tmp_path, gray_png, model_file):
+    one_error_line(run("denoise", gray_png, "-o", tmp_path / "o"), "--model")
+    one_error_line(
+        run("denoise", gray_png, "-o", tmp_path / "o", "--model", tmp_path / "missing.safetensors"),
+        "not found",
+    )
+    ckpt = tmp_path / "x.ckpt"
+    ckpt.write_bytes(b"\x80\x04")
+    one_error_line(run("denoise", gray_png, "-o", tmp_path / "o", "--model", ckpt), "pickle")
+    one_error_line(
+        run(
+            "denoise",
+            gray_png,
+            "-o",
+            tmp_path / "o",
+            "--model",
+            model_file,
+            "--noise",
+            "poisson:30",
+        ),
+        "does not match",
+    )
+    rgb = tmp_path / "rgb.png"
+    PILImage.fromarray(np.zeros((32, 32, 3), np.uint8)).save(rgb)
+    one_error_line(run("denoise", rgb, "-o", tmp_path / "o2", "--model", model_file), "channel")
+    assert not (tmp_path / "o2" / "rgb.png").exists()
