@@ -4,6 +4,8 @@ Uses `skimage.data.camera` (shipped with scikit-image), a reduced width and smal
 so the whole test stays around a minute on 2 cores; the width is a normal option.
 """
 
+import csv
+
 import numpy as np
 import pytest
 from PIL import Image as PILImage
@@ -24,6 +26,8 @@ def trained(tmp_path_factory):
     PILImage.fromarray(cam[:256, :256]).save(root / "train" / "cam_top.png")
     PILImage.fromarray(cam[256:, 256:]).save(root / "train" / "cam_bottom.png")
     test = cam[256:, :256].astype(np.float64) / 255  # held out
+    (root / "val").mkdir()
+    PILImage.fromarray(cam[:128, 300:428]).save(root / "val" / "cam_val.png")
     rng = np.random.default_rng(0)
     noisy = test + rng.normal(0, 25 / 255, test.shape)
     noisy16 = np.clip(np.rint(noisy * 65535), 0, 65535).astype(np.uint16)
@@ -54,6 +58,10 @@ def trained(tmp_path_factory):
             "2e-3",
             "--checkpoint-every",
             "100",
+            "--val",
+            str(root / "val"),
+            "--val-every",
+            "150",
             "--no-progress",
         ],
     )
@@ -67,6 +75,10 @@ def test_training_writes_model_log_and_checkpoint(trained):
     assert (run / "checkpoints" / "last.ckpt").is_file()
     log = (run / "metrics.csv").read_text()
     assert "train/loss" in log
+    rows = list(csv.DictReader(log.splitlines()))
+    val = [float(r["val/psnr"]) for r in rows if r.get("val/psnr")]
+    assert len(val) == 2, "validation every 150 of 300 steps"
+    assert val[-1] > 25.0, f"validation PSNR {val}"
 
 
 def test_denoising_a_noisy_png_raises_psnr_clearly(trained):

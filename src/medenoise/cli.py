@@ -229,6 +229,11 @@ def _set_derivation(image, denoiser) -> None:
         image.meta.derivation = text
 
 
+from medenoise.commands.noise import noise_app  # noqa: E402
+
+app.add_typer(noise_app, name="noise")
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

@@ -127,7 +127,7 @@ def run_training(
 ) -> Path:
     """Train (or resume) and write RUNDIR/model.safetensors; returns its path."""
     import lightning as L
-    from lightning.pytorch.callbacks import ModelCheckpoint
+    from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
     from lightning.pytorch.loggers import CSVLogger
 
     from medenoise.data.datamodule import FolderDataModule
@@ -173,7 +173,9 @@ def run_training(
     if cfg.init and not resume:
         init_weights(module, cfg.init)
     live_bar = progress and sys.stderr.isatty()
-    if progress and not live_bar:
+    if live_bar:  # tqdm: Lightning's rich bar shows "Epoch 0/-2" for step-based runs
+        callbacks = [TQDMProgressBar(), *(callbacks or [])]
+    elif progress:
         callbacks = [LineProgress(max(1, min(50, cfg.steps // 20))), *(callbacks or [])]
     checkpoint = ModelCheckpoint(
         dirpath=ckpt_dir,

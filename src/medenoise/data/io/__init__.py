@@ -10,7 +10,14 @@ from pathlib import Path
 
 import numpy as np
 
-from medenoise.data.io.common import Image, check_finite, from_array, suffix_of, to_array
+from medenoise.data.io.common import (
+    Image,
+    check_finite,
+    from_array,
+    range_note,
+    suffix_of,
+    to_array,
+)
 from medenoise.errors import UserError
 
 SUPPORTED_SUFFIXES: tuple[str, ...] = (
@@ -41,6 +48,7 @@ __all__ = [
     "Image",
     "from_array",
     "is_image_file",
+    "range_note",
     "read",
     "to_array",
     "write",

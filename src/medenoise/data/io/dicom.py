@@ -108,6 +108,13 @@ def read_dicom(path: Path, value_range: tuple[float, float] | None = None) -> Im
         else (0, 2**bits_stored - 1)
     )
     slope, inter = _rescale(ds)
+    bits_allocated = array.dtype.itemsize * 8
+    kind = f"{'signed' if signed else 'unsigned'} {bits_stored}-bit"
+    range_source = f"DICOM BitsStored {bits_stored}: {kind} stored range" + (
+        f" (all {bits_allocated} allocated bits)" if bits_stored >= bits_allocated else ""
+    )
+    if slope != 1.0 or inter != 0.0:
+        range_source += f", rescale slope {slope:g} intercept {inter:g}"
     meta: dict[str, Any] = {
         "format": "dicom",
         "source": str(path),
@@ -127,6 +134,7 @@ def read_dicom(path: Path, value_range: tuple[float, float] | None = None) -> Im
             inter=inter,
             value_range=value_range,
             invert=photometric == "MONOCHROME1",
+            range_source=range_source,
         )
     )
     return Image(normalise(array, meta), meta)
@@ -206,7 +214,7 @@ def write_dicom(path: Path, image: Image) -> None:
         _set_pixels(ds, stored, meta_get(image, "photometric", "MONOCHROME2"))
         bits_stored = int(meta_get(image, "bits_stored") or ds.BitsStored)
         ds.BitsStored, ds.HighBit = bits_stored, bits_stored - 1
-        _mark_derived(ds, meta_get(image, "derivation") or "medenoise", generate_uid)
+        _mark_derived(ds, image, generate_uid)
         ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
         ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
         if "SOPClassUID" not in ds:
@@ -238,8 +246,15 @@ def _set_pixels(ds: Any, stored: np.ndarray, photometric: str) -> None:
     ds.PixelRepresentation = int(stored.dtype.kind == "i")
 
 
-def _mark_derived(ds: Any, derivation: str, generate_uid: Any) -> None:
-    """New instance and series identity, ImageType DERIVED\\SECONDARY, a pointer to the source."""
+def _mark_derived(ds: Any, image: Image, generate_uid: Any) -> None:
+    """New instance and series identity, ImageType DERIVED\\SECONDARY, a pointer to the source.
+
+    meta["derivation"] names the process; meta["series_note"] (default "denoised") is appended
+    to the series description; with meta["uid_seed"] (a text naming this exact output, e.g.
+    noise spec + seed + file) the SOP Instance UID derives from it, so reruns give equal files.
+    """
+    derivation = meta_get(image, "derivation") or "medenoise"
+    uid_seed = meta_get(image, "uid_seed")
     from pydicom.dataset import Dataset
 
     old_sop_class = ds.get("SOPClassUID")
@@ -247,12 +262,16 @@ def _mark_derived(ds: Any, derivation: str, generate_uid: Any) -> None:
     old_series = str(ds.get("SeriesInstanceUID", ""))
     # Same source series + same model -> same derived series, so slices stay together.
     ds.SeriesInstanceUID = generate_uid(entropy_srcs=[old_series, derivation, "medenoise"])
-    ds.SOPInstanceUID = generate_uid()
+    if uid_seed is None:
+        ds.SOPInstanceUID = generate_uid()
+    else:
+        ds.SOPInstanceUID = generate_uid(entropy_srcs=[str(old_sop_uid), str(uid_seed), "sop"])
     image_type = list(ds.get("ImageType", []) or [])
     ds.ImageType = ["DERIVED", "SECONDARY", *[str(v) for v in image_type[2:]]]
     ds.DerivationDescription = str(derivation)[:1024]
     description = str(ds.get("SeriesDescription", "") or "")
-    ds.SeriesDescription = f"{description} denoised".strip()[:64]
+    note = meta_get(image, "series_note") or "denoised"
+    ds.SeriesDescription = f"{description} {note}".strip()[:64]
     if old_sop_class and old_sop_uid:
         ref = Dataset()
         ref.ReferencedSOPClassUID = old_sop_class

@@ -78,7 +78,15 @@ def read_nifti(
         "scaled": scaled,
     }
     meta.update(
-        scaling(dtype, path, slope=float(slope), inter=float(inter), value_range=value_range)
+        scaling(
+            dtype,
+            path,
+            slope=float(slope),
+            inter=float(inter),
+            value_range=value_range,
+            range_source=f"{dtype.name} range"
+            + (f", scl_slope {slope:g} scl_inter {inter:g}" if scaled else ""),
+        )
     )
     return Image(normalise(stack[..., None], meta), meta)
 

@@ -1,0 +1,1 @@
+"""Typer sub-apps registered on the `medenoise` command line (one module per command group)."""
