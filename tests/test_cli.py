@@ -70,6 +70,20 @@ def test_train_user_errors(tmp_path, gray_png):
     one_error_line(
         run("train", gray_png.parent, "-o", tmp_path / "r", "--resume"), "nothing to resume"
     )
+    one_error_line(
+        run(
+            "train",
+            gray_png.parent,
+            "-o",
+            tmp_path / "r",
+            "--method",
+            "n2v",
+            "--noise-param",
+            "global",
+        ),
+        "known",
+    )
+    assert not (tmp_path / "r" / "config.yaml").exists(), "option errors come before writing"
 
 
 def test_denoise_writes_same_format_and_never_over_the_input(tmp_path, gray_png, model_file):

@@ -50,7 +50,7 @@ def train(
             "-o", "--out", help="Run folder: checkpoints, metrics.csv, model.safetensors."
         ),
     ],
-    method: Annotated[str | None, typer.Option(help="ssdn | n2c (n2n, n2v coming).")] = None,
+    method: Annotated[str | None, typer.Option(help="ssdn | n2n | n2v | n2c.")] = None,
     noise: Annotated[
         str | None,
         typer.Option(
@@ -71,6 +71,25 @@ def train(
             help="clean: add fresh synthetic noise every step; noisy: use the images as they "
             "are (self-supervised on real noise)."
         ),
+    ] = None,
+    pairs: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Second noisy copies of DATA for Noise2Noise on real pairs: one folder "
+            "(or file) per DATA entry, files matched by relative path. Needs --data-kind noisy."
+        ),
+    ] = None,
+    layout: Annotated[
+        str | None,
+        typer.Option(
+            help="files | fmd. fmd: DATA are FMD folders (<config>/raw/<fov>/*.png); two "
+            "distinct raw frames of one field of view form an N2N pair (ssdn/n2v train on "
+            "single frames). Needs --data-kind noisy."
+        ),
+    ] = None,
+    n2v_fraction: Annotated[
+        float | None,
+        typer.Option(help="Fraction of pixels Noise2Void masks per patch (default 1/64)."),
     ] = None,
     val: Annotated[
         list[Path] | None, typer.Option(help="Clean validation images/folders (PSNR logged).")
@@ -113,6 +132,9 @@ def train(
         }
         run = dict(
             val=[str(v) for v in val] if val else None,
+            pairs=[str(p) for p in pairs] if pairs else None,
+            layout=layout,
+            n2v_fraction=n2v_fraction,
             data_kind=data_kind,
             steps=steps,
             batch_size=batch_size,
@@ -159,14 +181,17 @@ def denoise(
         ),
     ],
     model: Annotated[
-        str | None, typer.Option(help="Model file (.safetensors) or zoo name.")
+        str | None,
+        typer.Option(
+            help="Model file (.safetensors) or a training-free baseline: bm3d, vst-bm3d, "
+            "nlm, identity."
+        ),
     ] = None,
     noise: Annotated[
         str | None,
         typer.Option(
-            help="Noise level of the inputs for models "
-            "trained with a known level, e.g. "
-            "gaussian:25."
+            help="Noise level of the inputs, e.g. gaussian:25, for models trained with a "
+            "known level and for baselines (estimated per image when omitted)."
         ),
     ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,

@@ -79,6 +79,11 @@ class TrainConfig(_Strict):
     strategy: str = "auto"
     precision: str = "32-true"
     init: str | None = None
+    # real Noise2Noise pairs (data/pairs.py): second noisy copies of `data`, matched by
+    # relative file path, or `layout: fmd` where two raw frames of one FOV form a pair
+    pairs: list[str] = Field(default_factory=list)
+    layout: Literal["files", "fmd"] = "files"
+    n2v_fraction: float = Field(1.0 / 64.0, gt=0, le=0.25)
 
     @field_validator("patch", "val_crop")
     @classmethod

@@ -147,10 +147,10 @@ def run_training(
             "run folder already holds a run; pass --resume to continue it or choose another -o",
             outdir,
         )
-    outdir.mkdir(parents=True, exist_ok=True)
     if resume:
         saved = TrainConfig.from_yaml(outdir / "config.yaml")
-        if saved.model.model_copy(update={"training": {}}) != cfg.model or saved.data != cfg.data:
+        same_data = (saved.data, saved.pairs, saved.layout) == (cfg.data, cfg.pairs, cfg.layout)
+        if saved.model.model_copy(update={"training": {}}) != cfg.model or not same_data:
             raise UserError(
                 "--resume with different data or model options than the "
                 "original run (see config.yaml)",
@@ -164,12 +164,17 @@ def run_training(
         "batch_size": cfg.batch_size,
         "seed": cfg.seed,
         "init": cfg.init,
+        "pairs": [Path(p).name for p in cfg.pairs],
+        "layout": cfg.layout,
     }
+    torch.manual_seed(cfg.seed)  # weight init depends on the seed only
+    try:  # option combinations a method cannot train, before any data are read
+        module = build_method(cfg.model, cfg)
+    except ValueError as exc:
+        raise UserError(str(exc), "options") from None
+    datamodule = FolderDataModule(cfg)  # bad data fail here, before the run folder exists
+    outdir.mkdir(parents=True, exist_ok=True)
     cfg.to_yaml(outdir / "config.yaml")
-
-    torch.manual_seed(cfg.seed)
-    datamodule = FolderDataModule(cfg)
-    module = build_method(cfg.model, cfg)
     if cfg.init and not resume:
         init_weights(module, cfg.init)
     live_bar = progress and sys.stderr.isatty()

@@ -1,4 +1,8 @@
-"""Lightning datamodule: folders of training (and validation) images → patch batches."""
+"""Lightning datamodule: folders of training (and validation) images → patch batches.
+
+Single images give {"clean"} or {"noisy"} patches; real pairs (paired folders or the FMD
+layout, see data/pairs.py) give {"noisy", "target"} patches cropped identically.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,9 @@ import torch
 from torch.utils.data import DataLoader
 
 from medenoise.config import TrainConfig
+from medenoise.data.pairs import PairPatchDataset, fmd_groups, load_groups, paired_files
 from medenoise.data.patches import PatchDataset, ValidationSet, list_images, load_planes
+from medenoise.errors import UserError
 from medenoise.noise import make_noise_model
 
 
@@ -20,7 +26,14 @@ class FolderDataModule(L.LightningDataModule):
         super().__init__()
         self.cfg = cfg
         channels = cfg.model.channels
-        self.train_planes = load_planes(list_images(cfg.data), channels)
+        self.train_planes, self.train_groups = [], []
+        if uses_pairs(cfg):
+            files = (
+                fmd_groups(cfg.data) if cfg.layout == "fmd" else paired_files(cfg.data, cfg.pairs)
+            )
+            self.train_groups = load_groups(files, channels)
+        else:
+            self.train_planes = load_planes(list_images(cfg.data), channels)
         self.val_set = None
         if cfg.val and cfg.val_images > 0:
             files = list_images(cfg.val)[: cfg.val_images]
@@ -37,15 +50,14 @@ class FolderDataModule(L.LightningDataModule):
         step = self.trainer.global_step if self.trainer else 0
         key = "clean" if cfg.data_kind == "clean" else "noisy"
         # each rank draws its own stream; a resumed run starts where it stopped
-        ds = PatchDataset(
-            self.train_planes,
-            cfg.patch,
-            cfg.steps * cfg.batch_size,
-            seed=cfg.seed * 7919 + rank,
-            key=key,
-            min_mean=cfg.min_patch_mean,
-            offset=step * cfg.batch_size,
+        stream = dict(
+            seed=cfg.seed * 7919 + rank, min_mean=cfg.min_patch_mean, offset=step * cfg.batch_size
         )
+        length = cfg.steps * cfg.batch_size
+        if self.train_groups:
+            ds = PairPatchDataset(self.train_groups, cfg.patch, length, **stream)
+        else:
+            ds = PatchDataset(self.train_planes, cfg.patch, length, key=key, **stream)
         return DataLoader(
             ds,
             batch_size=cfg.batch_size,
@@ -60,3 +72,14 @@ class FolderDataModule(L.LightningDataModule):
         if self.val_set is None:
             return []
         return DataLoader(self.val_set, batch_size=1, num_workers=0)
+
+
+def uses_pairs(cfg: TrainConfig) -> bool:
+    """True when the training data are real pairs; they must be declared as noisy data."""
+    if cfg.pairs and cfg.layout == "fmd":
+        raise UserError("give either pairs or the FMD layout, not both")
+    paired = bool(cfg.pairs) or cfg.layout == "fmd"
+    if paired and cfg.data_kind != "noisy":
+        what = "FMD raw frames" if cfg.layout == "fmd" else "paired images"
+        raise UserError(f"{what} are real noisy data: set data_kind to noisy")
+    return paired

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from medenoise.methods.base import DenoisingMethod
 from medenoise.methods.n2c import N2C
+from medenoise.methods.n2n import N2N
+from medenoise.methods.n2v import N2V
 from medenoise.methods.ssdn import SSDN
 
-METHODS: dict[str, type[DenoisingMethod]] = {cls.name: cls for cls in (SSDN, N2C)}
+METHODS: dict[str, type[DenoisingMethod]] = {cls.name: cls for cls in (SSDN, N2C, N2N, N2V)}
 
 
 def build_method(model, train=None) -> DenoisingMethod:

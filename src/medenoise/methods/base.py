@@ -46,6 +46,20 @@ class DenoisingMethod(L.LightningModule):
         raise NotImplementedError
 
     # --- shared machinery ------------------------------------------------------------
+    def check_plain(self, zero_mean: bool = False) -> None:
+        """Checks for the plain-U-Net methods: no noise level is learned, and (for L2 to a
+        noisy target) the noise must be zero-mean, which impulse noise is not."""
+        if self.model_config.noise_param != "known":
+            raise ValueError(
+                f"{self.name} learns no noise level: noise_param "
+                f"{self.model_config.noise_param!r} applies to ssdn only (use known)"
+            )
+        if zero_mean and self.noise.kind == "impulse":
+            raise ValueError(
+                f"{self.name} trains by L2 to noisy targets, which needs zero-mean noise; "
+                "impulse noise is not (its L2 optimum is α/2 + (1−α)x)"
+            )
+
     @property
     def noise_generator(self) -> torch.Generator:
         """Seeded generator for synthetic training noise (its state is checkpointed)."""

@@ -10,6 +10,7 @@ class N2C(DenoisingMethod):
     name = "n2c"
 
     def build(self) -> None:
+        self.check_plain()
         cfg = self.model_config
         self.net = UNet(cfg.channels, cfg.channels, cfg.width)
 

@@ -1,0 +1,37 @@
+"""Noise2Void (Krull et al. 2019): the plain U-Net trained to predict masked pixels.
+
+A small fraction of pixels per patch (default 1/64, `TrainConfig.n2v_fraction`) is replaced
+by a random neighbour (methods/n2v_masking.py); the loss is the L2 to the original noisy
+values on those pixels only, so the net cannot learn the identity. Works on clean images
+with synthetic noise and on already-noisy data alike; denoising is one plain forward pass.
+
+The "architectural" N2V, with the blind spot built into the network instead of masking,
+is SSDN's μ-only ablation: `method ssdn, covariance mu` (BlindSpotUNet, L2 to the noisy
+input, output used as is).
+"""
+
+from __future__ import annotations
+
+from medenoise.methods.base import DenoisingMethod
+from medenoise.methods.n2v_masking import DEFAULT_FRACTION, masked_mse, n2v_mask
+from medenoise.nets import UNet
+
+
+class N2V(DenoisingMethod):
+    """Plain U-Net, L2 on the Noise2Void-masked pixels of the noisy input only."""
+
+    name = "n2v"
+
+    def build(self) -> None:
+        self.check_plain(zero_mean=True)
+        cfg = self.model_config
+        self.net = UNet(cfg.channels, cfg.channels, cfg.width)
+        self.fraction = self.train_config.n2v_fraction if self.train_config else DEFAULT_FRACTION
+
+    def training_loss(self, batch):
+        y = batch["noisy"]
+        masked, mask = n2v_mask(y, self.fraction, generator=self.noise_generator)
+        return masked_mse(self.net(masked), y, mask), {}
+
+    def denoise(self, y, params=None):
+        return self.net(y).float()
