@@ -207,17 +207,24 @@ def denoise(
             fail("no --model given: pass a model file from `medenoise train` or a zoo name")
         denoiser = load_model(model, device)
         jobs = _output_paths(list_images(inputs), inputs, out)
+    process_files(jobs, lambda job: _denoise_one(denoiser, *job, noise, overwrite, read, write))
+
+
+def process_files(jobs: list[tuple], work) -> None:
+    """Run `work(job)` for every (src, dst, ...) job: a bad file gets its own error line and
+    the others still run; exit 2 at the end if any failed."""
     failed = 0
-    for src, dst in jobs:
+    for job in jobs:
         try:
-            _denoise_one(denoiser, src, dst, noise, overwrite, read, write)
+            work(job)
         except UserError as exc:
             typer.echo(f"error: {exc}", err=True)
             failed += 1
         else:
-            typer.echo(f"{src} -> {dst}")
+            typer.echo(f"{job[0]} -> {job[1]}")
     if failed:
-        typer.echo(f"error: {failed} of {len(jobs)} file(s) failed", err=True)
+        if len(jobs) > 1:
+            typer.echo(f"error: {failed} of {len(jobs)} files failed", err=True)
         raise typer.Exit(2)
 
 

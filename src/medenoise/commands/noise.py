@@ -155,17 +155,9 @@ def add(
         vrange = parse_range(value_range)
         jobs = plan_outputs(inputs, out)
         check_outputs(jobs, overwrite)
-    failed = 0
-    for src, dst, name in jobs:
-        try:
-            _add_one(model, src, dst, name, seed, vrange)
-        except UserError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            failed += 1
-        else:
-            typer.echo(f"{src} -> {dst}")
-    if failed:
-        raise typer.Exit(2)
+    from medenoise.cli import process_files
+
+    process_files(jobs, lambda job: _add_one(model, *job, seed, vrange))
 
 
 def _add_one(model, src: Path, dst: Path, name: str, seed: int, vrange) -> None:
