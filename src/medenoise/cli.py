@@ -87,6 +87,13 @@ def train(
             "single frames). Needs --data-kind noisy."
         ),
     ] = None,
+    min_patch_mean: Annotated[
+        float | None,
+        typer.Option(
+            help="Redraw training patches whose mean is below this (0–1), so X-ray and MRI "
+            "training does not waste steps on black background."
+        ),
+    ] = None,
     n2v_fraction: Annotated[
         float | None,
         typer.Option(help="Fraction of pixels Noise2Void masks per patch (default 1/64)."),
@@ -135,6 +142,7 @@ def train(
             pairs=[str(p) for p in pairs] if pairs else None,
             layout=layout,
             n2v_fraction=n2v_fraction,
+            min_patch_mean=min_patch_mean,
             data_kind=data_kind,
             steps=steps,
             batch_size=batch_size,
