@@ -13,6 +13,7 @@ import torch
 
 from medenoise.config import ModelConfig, TrainConfig
 from medenoise.methods.schedule import lr_factor
+from medenoise.nets import UNet
 from medenoise.noise import make_noise_model
 from medenoise.noise.params import NoiseParameter
 
@@ -46,20 +47,6 @@ class DenoisingMethod(L.LightningModule):
         raise NotImplementedError
 
     # --- shared machinery ------------------------------------------------------------
-    def check_plain(self, zero_mean: bool = False) -> None:
-        """Checks for the plain-U-Net methods: no noise level is learned, and (for L2 to a
-        noisy target) the noise must be zero-mean, which impulse noise is not."""
-        if self.model_config.noise_param != "known":
-            raise ValueError(
-                f"{self.name} learns no noise level: noise_param "
-                f"{self.model_config.noise_param!r} applies to ssdn only (use known)"
-            )
-        if zero_mean and self.noise.kind == "impulse":
-            raise ValueError(
-                f"{self.name} trains by L2 to noisy targets, which needs zero-mean noise; "
-                "impulse noise is not (its L2 optimum is α/2 + (1−α)x)"
-            )
-
     @property
     def noise_generator(self) -> torch.Generator:
         """Seeded generator for synthetic training noise (its state is checkpointed)."""
@@ -115,3 +102,36 @@ class DenoisingMethod(L.LightningModule):
         if state is not None:
             self.noise_generator.set_state(state)
             self._pending_gen_state = None
+
+
+class PlainUNetMethod(DenoisingMethod):
+    """Methods on the plain U-Net (N2C, N2N, N2V): C → C channels, denoising is one forward
+    pass, no noise level is learned. `zero_mean_target` marks L2-to-noisy-target methods."""
+
+    zero_mean_target = False
+
+    def build(self) -> None:
+        self.check_plain(self.zero_mean_target)
+        self.prepare()
+        cfg = self.model_config
+        self.net = UNet(cfg.channels, cfg.channels, cfg.width)
+
+    def prepare(self) -> None:
+        """Method-specific checks (ValueError) and settings taken from the training config."""
+
+    def check_plain(self, zero_mean: bool = False) -> None:
+        """Checks for the plain-U-Net methods: no noise level is learned, and (for L2 to a
+        noisy target) the noise must be zero-mean, which impulse noise is not."""
+        if self.model_config.noise_param != "known":
+            raise ValueError(
+                f"{self.name} learns no noise level: noise_param "
+                f"{self.model_config.noise_param!r} applies to ssdn only (use known)"
+            )
+        if zero_mean and self.noise.kind == "impulse":
+            raise ValueError(
+                f"{self.name} trains by L2 to noisy targets, which needs zero-mean noise; "
+                "impulse noise is not (its L2 optimum is α/2 + (1−α)x)"
+            )
+
+    def denoise(self, y, params=None):
+        return self.net(y).float()

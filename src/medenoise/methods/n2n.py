@@ -9,17 +9,16 @@ resumed run stays exact), or (b) real pairs: paired folders or the FMD layout
 
 from __future__ import annotations
 
-from medenoise.methods.base import DenoisingMethod
-from medenoise.nets import UNet
+from medenoise.methods.base import PlainUNetMethod
 
 
-class N2N(DenoisingMethod):
+class N2N(PlainUNetMethod):
     """Plain U-Net, L2 between its output on one noisy copy and a second noisy copy."""
 
     name = "n2n"
+    zero_mean_target = True
 
-    def build(self) -> None:
-        self.check_plain(zero_mean=True)
+    def prepare(self) -> None:
         train = self.train_config
         if (
             train is not None
@@ -30,8 +29,6 @@ class N2N(DenoisingMethod):
                 "n2n on real noisy data needs pairs: give a second folder of noisy copies "
                 "with matching file names (pairs), or FMD folders (layout fmd)"
             )
-        cfg = self.model_config
-        self.net = UNet(cfg.channels, cfg.channels, cfg.width)
 
     def with_noise(self, batch):
         """Two independent noisy copies of each clean patch (same level); pairs pass through."""
@@ -47,6 +44,3 @@ class N2N(DenoisingMethod):
         if "target" not in batch:
             raise ValueError("n2n needs a second noisy copy of each patch (pairs)")
         return ((self.net(batch["noisy"]) - batch["target"]) ** 2).mean(), {}
-
-    def denoise(self, y, params=None):
-        return self.net(y).float()

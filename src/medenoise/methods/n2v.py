@@ -12,26 +12,20 @@ input, output used as is).
 
 from __future__ import annotations
 
-from medenoise.methods.base import DenoisingMethod
+from medenoise.methods.base import PlainUNetMethod
 from medenoise.methods.n2v_masking import DEFAULT_FRACTION, masked_mse, n2v_mask
-from medenoise.nets import UNet
 
 
-class N2V(DenoisingMethod):
+class N2V(PlainUNetMethod):
     """Plain U-Net, L2 on the Noise2Void-masked pixels of the noisy input only."""
 
     name = "n2v"
+    zero_mean_target = True
 
-    def build(self) -> None:
-        self.check_plain(zero_mean=True)
-        cfg = self.model_config
-        self.net = UNet(cfg.channels, cfg.channels, cfg.width)
+    def prepare(self) -> None:
         self.fraction = self.train_config.n2v_fraction if self.train_config else DEFAULT_FRACTION
 
     def training_loss(self, batch):
         y = batch["noisy"]
         masked, mask = n2v_mask(y, self.fraction, generator=self.noise_generator)
         return masked_mse(self.net(masked), y, mask), {}
-
-    def denoise(self, y, params=None):
-        return self.net(y).float()
