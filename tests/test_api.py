@@ -89,3 +89,139 @@ def test_cli_denoise_with_a_baseline_model(tmp_path, clean, noisy):
     assert result.exit_code == 0, result.output
     den = np.asarray(PILImage.open(tmp_path / "out" / "x.png"))
     assert den.dtype == np.uint8 and psnr(den / 255, clean) > psnr(noisy, clean) + 5
+
+
+# ---------------------------------------------------------------- tiled inference in Denoiser
+
+
+def tiny_module(method: str, **kw):
+    import torch
+
+    from medenoise.config import ModelConfig
+    from medenoise.methods import build_method
+
+    torch.manual_seed(0)
+    return build_method(ModelConfig(method=method, noise="gaussian:25", width=8, **kw)).eval()
+
+
+def record_denoise_calls(module):
+    """Wrap module.denoise to record the (N, C, H, W) shapes it is given."""
+    shapes, original = [], module.denoise
+
+    def spy(x, params=None):
+        shapes.append(tuple(x.shape))
+        return original(x, params)
+
+    module.denoise = spy
+    return shapes
+
+
+def test_denoiser_tiled_equals_untiled_on_an_image_several_tiles_wide():
+    from medenoise.api import Denoiser
+
+    module = tiny_module("n2c")  # plain U-Net: overlap 320 covers its receptive field (157)
+    planes = np.random.default_rng(3).random((1, 150, 1000, 1), dtype=np.float32)
+    shapes = record_denoise_calls(module)
+    whole = Denoiser(module, "m", tile=1024).denoise_planes(planes)
+    assert shapes == [(1, 1, 160, 1024)]  # fits one tile: the exact whole-plane path
+    shapes.clear()
+    tiled = Denoiser(module, "m", tile=512).denoise_planes(planes)
+    assert shapes == [(1, 1, 160, 512)] * 4  # four tiles across
+    assert tiled.shape == planes.shape and tiled.dtype == np.float32
+    assert np.abs(tiled - whole).max() < 1e-4
+
+
+def test_denoiser_out_of_memory_on_the_whole_plane_falls_back_to_half_tiles():
+    import torch
+
+    from medenoise.api import Denoiser
+
+    module = tiny_module("n2c")
+    planes = np.random.default_rng(3).random((1, 150, 1000, 1), dtype=np.float32)
+    whole = Denoiser(module, "m", tile=1024).denoise_planes(planes)
+    shapes, original = [], module.denoise
+
+    def small_gpu(x, params=None):
+        shapes.append(tuple(x.shape))
+        if x.shape[-1] > 512:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+        return original(x, params)
+
+    module.denoise = small_gpu
+    out = Denoiser(module, "m", tile=1024).denoise_planes(planes)
+    assert shapes == [(1, 1, 160, 1024)] + [(1, 1, 160, 512)] * 4
+    assert np.abs(out - whole).max() < 1e-4
+
+
+def test_denoiser_auto_tile_follows_free_memory(monkeypatch):
+    from medenoise.api import Denoiser
+    from medenoise.data import tiling
+
+    denoiser = Denoiser(tiny_module("n2c"), "m")
+    monkeypatch.setattr(tiling, "available_memory", lambda device=None: 0)
+    assert denoiser.tile_size() == tiling.PLAIN_OVERLAP + 32  # the smallest tile that works
+    monkeypatch.setattr(tiling, "available_memory", lambda device=None: 2**40)
+    assert denoiser.tile_size() == tiling.CPU_TILE_CAP
+    ssdn = Denoiser(tiny_module("ssdn"), "m")
+    assert ssdn.overlap == tiling.BLIND_SPOT_OVERLAP and denoiser.overlap == tiling.PLAIN_OVERLAP
+    # Memory for tiles of 480 at most: a 40×700 plane goes as 3 tiles of 448, not 3 of 480.
+    bpp = tiling.activation_bytes(8, 1, blind=False)
+    monkeypatch.setattr(tiling, "available_memory", lambda device=None: 2 * 480 * 480 * bpp)
+    assert denoiser.tile_size() == 480
+    shapes = record_denoise_calls(denoiser.module)
+    denoiser.denoise_planes(np.zeros((1, 40, 700, 1), np.float32))
+    assert shapes == [(1, 1, 64, 448)] * 3
+
+
+def test_denoiser_rejects_tiles_that_cannot_hold_the_overlap():
+    from medenoise.api import Denoiser
+
+    with pytest.raises(UserError, match="at least 352"):
+        Denoiser(tiny_module("n2c"), "m", tile=320)
+    with pytest.raises(UserError, match="multiple of 32"):
+        Denoiser(tiny_module("n2c"), "m", tile=400)
+    with pytest.raises(UserError, match="at least 672"):
+        Denoiser(tiny_module("ssdn"), "m", tile=640)
+
+
+def test_per_image_ssdn_estimates_the_noise_level_once_per_plane(monkeypatch):
+    import torch
+
+    from medenoise.api import Denoiser, pad_reflect
+
+    module = tiny_module("ssdn", noise_param="per-image")
+    head = module.noise_param.estimator.net.head[-1].conv  # zero-init: make it content-dependent
+    torch.nn.init.normal_(head.weight, std=5.0)
+    torch.nn.init.constant_(head.bias, 4.0)
+    rng = np.random.default_rng(4)
+    planes = np.full((2, 200, 300, 1), 0.5, np.float32)
+    planes[0, :, :150] += rng.normal(0, 0.3, (200, 150, 1)).astype(np.float32)
+    planes[1] += rng.normal(0, 0.05, (200, 300, 1)).astype(np.float32)
+
+    estimator_calls = []
+    module.noise_param.estimator.net.register_forward_hook(
+        lambda mod, args, out: estimator_calls.append(tuple(args[0].shape))
+    )
+    seen = []  # the noise parameters every tile's posterior used
+    variance = module.noise.variance
+    monkeypatch.setattr(
+        module.noise, "variance", lambda mu, p: (seen.append(p.clone()), variance(mu, p))[1]
+    )
+    shapes = record_denoise_calls(module)
+    # A short overlap (not exact) keeps it fast; what matters is where the level comes from.
+    Denoiser(module, "m", tile=224, overlap=128).denoise_planes(planes)
+    assert shapes == [(1, 1, 224, 224)] * 8  # four tiles per plane
+    assert estimator_calls == [(1, 1, 320, 320)] * 2  # once per plane, on the padded plane
+    assert module.noise_param.mode == "per-image"  # restored
+
+    with torch.inference_mode():
+        for i, plane in enumerate(planes):
+            canvas = torch.from_numpy(pad_reflect(plane, 320, 320).transpose(2, 0, 1).copy())
+            whole = module.noise_param(canvas[None]).item()  # the untiled run's estimate
+            used = torch.cat(seen[4 * i : 4 * (i + 1)]).flatten().numpy()
+            np.testing.assert_allclose(used, whole, rtol=1e-5)
+        # One tile alone would estimate another level (so per-tile estimates would fail above).
+        crop = pad_reflect(planes[0][:, 150:], 224, 224).transpose(2, 0, 1).copy()
+        local = module.noise_param(torch.from_numpy(crop)[None]).item()
+        canvas = pad_reflect(planes[0], 320, 320).transpose(2, 0, 1).copy()
+        assert abs(local - module.noise_param(torch.from_numpy(canvas)[None]).item()) > 1e-3

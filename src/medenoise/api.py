@@ -3,18 +3,30 @@
 Arrays are (H, W) or (H, W, C), any of uint8/uint16/float; they are normalised to [0, 1]
 as DESIGN says, padded reflectively to what the net needs (square multiples of 32 for the
 blind spot), denoised, cropped back and returned in the input's dtype and range.
+Planes larger than one tile (chosen from free memory, or `tile=`) go through
+`data.tiling.tiled_apply` with an overlap covering the network's receptive field, so the
+result equals the whole-plane run and memory is bounded by the tile, not the image.
 Training-free baselines load by name ("bm3d", "vst-bm3d", "nlm", "identity") and behave
 like any model file.
 """
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from medenoise.data.tiling import (
+    BLIND_SPOT_OVERLAP,
+    PLAIN_OVERLAP,
+    activation_bytes,
+    best_tile,
+    choose_tile,
+    tiled_apply,
+)
 from medenoise.errors import UserError
 from medenoise.nets import MULTIPLE
 from medenoise.noise import make_noise_model
@@ -57,13 +69,37 @@ class ArrayDenoiser:
 
 
 class Denoiser(ArrayDenoiser):
-    """A loaded model ready to denoise arrays; wraps the method's module in eval mode."""
+    """A loaded model ready to denoise arrays; wraps the method's module in eval mode.
 
-    def __init__(self, module, source: str | Path, device: str | torch.device = "cpu"):
+    `tile`: side of the square tiles for planes too large to go through the net whole
+    (multiple of 32, ≥ overlap + 32); None chooses it from free memory (`choose_tile`).
+    `overlap`: between neighbouring tiles; None takes the one covering the receptive field
+    (`BLIND_SPOT_OVERLAP` or `PLAIN_OVERLAP`), which makes tiled equal untiled within 1e-6.
+    """
+
+    def __init__(
+        self,
+        module,
+        source: str | Path,
+        device: str | torch.device = "cpu",
+        tile: int | None = None,
+        overlap: int | None = None,
+    ):
         self.module = module.eval()
         self.source = str(source)
         self.device = torch.device(device)
         self.config = module.model_config
+        blind = bool(module.blind_spot)
+        self.overlap = (
+            overlap if overlap is not None else (BLIND_SPOT_OVERLAP if blind else PLAIN_OVERLAP)
+        )
+        if tile is not None and (tile % MULTIPLE or tile < self.overlap + MULTIPLE):
+            raise UserError(
+                f"tile {tile} must be a multiple of {MULTIPLE} and at least "
+                f"{self.overlap + MULTIPLE} (overlap {self.overlap} + {MULTIPLE}) for this model",
+                self.source,
+            )
+        self.tile = tile
 
     def noise_params(self, noise: str | None) -> torch.Tensor | None:
         """Known-mode parameters from a user spec (or the model's fixed training level)."""
@@ -80,6 +116,21 @@ class Denoiser(ArrayDenoiser):
             )
         return model.fixed_params(1)
 
+    @property
+    def estimates_per_image(self) -> bool:
+        """True when the module estimates the noise level from each image (SSDN per-image)."""
+        cfg = self.config
+        return cfg.method == "ssdn" and cfg.noise_param == "per-image" and cfg.covariance != "mu"
+
+    def tile_size(self, blind: bool | None = None) -> int:
+        """The tile side: `self.tile`, else the largest one that fits in free memory."""
+        blind = self.module.blind_spot if blind is None else blind
+        if self.tile is not None and blind == self.module.blind_spot:
+            return self.tile
+        bpp = activation_bytes(self.config.width, self.config.channels, blind)
+        overlap = self.overlap if blind == self.module.blind_spot else PLAIN_OVERLAP
+        return choose_tile(self.device, bytes_per_pixel=bpp, overlap=overlap, batch=1)
+
     @torch.inference_mode()
     def denoise_planes(self, planes: np.ndarray, noise: str | None = None) -> np.ndarray:
         """Denoise float32 planes (S, H, W, C) in [0, 1]; returns the same shape."""
@@ -91,15 +142,84 @@ class Denoiser(ArrayDenoiser):
         params = self.noise_params(noise)
         s, h, w, _ = planes.shape
         ph, pw = padded_size(h, w, self.module.blind_spot)
+        tile = self.tile_size()
+        whole = max(ph, pw) <= tile
+        if not whole and self.tile is None:  # the cheapest tiling within the memory bound
+            tile = best_tile(h, w, tile, self.overlap, self.module.blind_spot)
         out = np.empty_like(planes, dtype=np.float32)
         for i in range(s):
-            x = torch.from_numpy(
-                np.ascontiguousarray(pad_reflect(planes[i], ph, pw).transpose(2, 0, 1))
-            )[None]
-            x = x.to(self.device, torch.float32).contiguous(memory_format=torch.channels_last)
-            est = self.module.denoise(x, params)
-            out[i] = est[0, :, :h, :w].permute(1, 2, 0).float().cpu().numpy()
+            if whole:  # the whole plane in one piece, as it always was
+                try:
+                    out[i] = self._denoise_whole(planes[i], ph, pw, params)
+                    continue
+                except torch.cuda.OutOfMemoryError:  # free memory was overestimated
+                    torch.cuda.empty_cache()
+                    whole = False
+                    tile = max(self.overlap + MULTIPLE, max(ph, pw) // 2 // MULTIPLE * MULTIPLE)
+            out[i] = self._denoise_tiled(planes[i], tile, params).transpose(1, 2, 0)
         return out
+
+    def _denoise_whole(self, plane: np.ndarray, ph: int, pw: int, params) -> np.ndarray:
+        """One (H, W, C) plane padded to (ph, pw) through the net in one piece."""
+        h, w = plane.shape[:2]
+        x = torch.from_numpy(np.ascontiguousarray(pad_reflect(plane, ph, pw).transpose(2, 0, 1)))
+        est = self.module.denoise(self._to_device(x[None]), params)
+        return est[0, :, :h, :w].permute(1, 2, 0).float().cpu().numpy()
+
+    def _to_device(self, x: torch.Tensor) -> torch.Tensor:
+        return x.to(self.device, torch.float32).contiguous(memory_format=torch.channels_last)
+
+    def _denoise_tiled(self, plane: np.ndarray, tile: int, params) -> np.ndarray:
+        """One (H, W, C) plane tile by tile → (C, H, W); a per-image noise level is estimated
+        once on the whole plane and given to every tile."""
+        per_image = self.estimates_per_image
+        if per_image:
+            params = self.plane_noise_params(plane)
+        with _fixed_noise_level(self.module, per_image):
+            return tiled_apply(
+                lambda x: self.module.denoise(self._to_device(x), params),
+                plane.transpose(2, 0, 1),
+                tile=tile,
+                overlap=self.overlap,
+                square=self.module.blind_spot,
+                batch=1,
+                device=self.device,
+            )
+
+    def plane_noise_params(self, plane: np.ndarray) -> torch.Tensor:
+        """(1, P) noise parameters of one (H, W, C) plane, estimated as the whole-plane run
+        does: the estimator's U-Net map averaged over the padded plane. The map is computed
+        tile by tile (plain U-Net overlap, so exactly) to keep memory bounded."""
+        h, w = plane.shape[:2]
+        ph, pw = padded_size(h, w, self.module.blind_spot)
+        canvas = pad_reflect(plane, ph, pw).transpose(2, 0, 1)
+        net = self.module.noise_param.estimator.net
+        theta_map = tiled_apply(
+            lambda x: net(self._to_device(x)),
+            canvas,
+            tile=best_tile(ph, pw, self.tile_size(blind=False), PLAIN_OVERLAP, square=False),
+            overlap=PLAIN_OVERLAP,
+            square=False,
+            batch=1,
+            device=self.device,
+        )
+        theta = torch.from_numpy(theta_map.mean(axis=(1, 2), dtype=np.float64))[None]
+        return self.module.noise.map_learned(theta)
+
+
+@contextlib.contextmanager
+def _fixed_noise_level(module, fixed: bool):
+    """While active, the module takes the noise parameters it is given instead of estimating
+    them from its input (so every tile of a plane uses the plane's one estimate)."""
+    if not fixed:
+        yield
+        return
+    noise_param = module.noise_param
+    mode, noise_param.mode = noise_param.mode, "known"
+    try:
+        yield
+    finally:
+        noise_param.mode = mode
 
 
 class ClassicalDenoiser(ArrayDenoiser):
@@ -122,8 +242,13 @@ class ClassicalDenoiser(ArrayDenoiser):
         return out
 
 
-def load_model(name_or_path: str | Path, device: str | torch.device = "cpu") -> ArrayDenoiser:
-    """Load a model file (.safetensors written by medenoise), a zoo model or a baseline by name."""
+def load_model(
+    name_or_path: str | Path, device: str | torch.device = "cpu", tile: int | None = None
+) -> ArrayDenoiser:
+    """Load a model file (.safetensors written by medenoise), a zoo model or a baseline by name.
+
+    `tile` (networks only): tile side for large planes; None chooses it from free memory.
+    """
     from medenoise.methods.baselines import BASELINES
     from medenoise.modelfile import load_module
     from medenoise.train import resolve_model_path
@@ -135,4 +260,4 @@ def load_model(name_or_path: str | Path, device: str | torch.device = "cpu") -> 
     path = resolve_model_path(str(name_or_path))
     module = load_module(path, device)
     module = module.to(memory_format=torch.channels_last)
-    return Denoiser(module, path, device)
+    return Denoiser(module, path, device, tile=tile)

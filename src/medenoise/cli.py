@@ -98,6 +98,15 @@ def train(
         float | None,
         typer.Option(help="Fraction of pixels Noise2Void masks per patch (default 1/64)."),
     ] = None,
+    value_range: Annotated[
+        str | None,
+        typer.Option(
+            "--range",
+            help="LO,HI in the training files' value units (e.g. HU: -1024,3071, or a float "
+            "MRI's 0,150) mapped to [0, 1]; noise levels are relative to it. Default: each "
+            "format's nominal range.",
+        ),
+    ] = None,
     val: Annotated[
         list[Path] | None, typer.Option(help="Clean validation images/folders (PSNR logged).")
     ] = None,
@@ -120,6 +129,7 @@ def train(
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Train a denoiser on a folder of images (clean + synthetic noise, or already noisy)."""
+    from medenoise.commands.noise import parse_range
     from medenoise.config import ModelConfig, TrainConfig, validated
     from medenoise.train import run_training
 
@@ -142,6 +152,7 @@ def train(
             pairs=[str(p) for p in pairs] if pairs else None,
             layout=layout,
             n2v_fraction=n2v_fraction,
+            value_range=parse_range(value_range),
             min_patch_mean=min_patch_mean,
             data_kind=data_kind,
             steps=steps,
@@ -202,20 +213,50 @@ def denoise(
             "known level and for baselines (estimated per image when omitted)."
         ),
     ] = None,
+    value_range: Annotated[
+        str | None,
+        typer.Option(
+            "--range",
+            help="LO,HI in the file's value units mapped to [0, 1] before denoising, e.g. "
+            "-1024,3071 for CT in HU; overrides the range used for normalisation (default: "
+            "the format's nominal range, e.g. the int16 range, in which CT fills ~3 %). Use "
+            "the range the model was trained with. Outputs keep the input's dtype and units.",
+        ),
+    ] = None,
+    axis: Annotated[
+        str,
+        typer.Option(
+            help="NIfTI volumes: denoise slice by slice along this spatial axis, 0 | 1 | 2 | "
+            "auto (the acquisition plane: the header's slice_dim if set, else the last axis).",
+        ),
+    ] = "auto",
+    tile: Annotated[
+        int | None,
+        typer.Option(
+            help="Tile side in pixels for images too large to denoise in one piece (multiple "
+            "of 32, above the model's tile overlap: 640 for SSDN, 320 for plain U-Nets). "
+            "Default: the largest that fits in half the free memory. Results do not depend "
+            "on it; smaller tiles use less memory and more time.",
+        ),
+    ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
     device: Annotated[str, typer.Option(help="cpu | cuda | cuda:1 ...")] = "cpu",
 ) -> None:
     """Denoise images with a trained model; writes each result into the output folder."""
     from medenoise.api import load_model
-    from medenoise.data.io import read, write
+    from medenoise.commands.noise import parse_range
+    from medenoise.data.io.nifti import parse_axis
     from medenoise.data.patches import list_images
 
     with user_errors():
         if model is None:
             fail("no --model given: pass a model file from `medenoise train` or a zoo name")
-        denoiser = load_model(model, device)
+        vrange = parse_range(value_range)
+        slice_axis = parse_axis(axis)
+        denoiser = load_model(model, device, tile=tile)
         jobs = _output_paths(list_images(inputs), inputs, out)
-    process_files(jobs, lambda job: _denoise_one(denoiser, *job, noise, overwrite, read, write))
+    options = dict(noise=noise, overwrite=overwrite, value_range=vrange, axis=slice_axis)
+    process_files(jobs, lambda job: _denoise_one(denoiser, *job, **options))
 
 
 def process_files(jobs: list[tuple], work) -> None:
@@ -247,12 +288,25 @@ def _output_paths(files: list[Path], inputs: list[Path], out: Path) -> list[tupl
     return jobs
 
 
-def _denoise_one(denoiser, src: Path, dst: Path, noise, overwrite: bool, read, write) -> None:
+def _denoise_one(
+    denoiser, src: Path, dst: Path, *, noise, overwrite: bool, value_range, axis
+) -> None:
+    from medenoise.data.io import range_note, read, write
+    from medenoise.data.io.common import suffix_of
+
     if dst.resolve() == src.resolve():
         fail("output would overwrite the input; choose another -o", src)
     if dst.exists() and not overwrite:
         fail("output exists; pass --overwrite to replace it", dst)
-    image = read(src)
+    if axis != "auto" and suffix_of(src) in (".nii", ".nii.gz"):
+        from medenoise.data.io.nifti import read_nifti
+
+        image = read_nifti(src, value_range, axis)
+    else:
+        image = read(src, value_range=value_range)
+    note = range_note(image)
+    if note:
+        typer.echo(f"note: {src}: {note}", err=True)
     arr = image.array
     planes = arr.reshape(-1, *arr.shape[-3:])
     image.array = denoiser.denoise_planes(planes, noise).reshape(arr.shape)
@@ -272,6 +326,14 @@ def _set_derivation(image, denoiser) -> None:
 from medenoise.commands.noise import noise_app  # noqa: E402
 
 app.add_typer(noise_app, name="noise")
+
+from medenoise.commands.evaluate import EVALUATE_HELP, evaluate  # noqa: E402
+
+app.command("evaluate", help=EVALUATE_HELP)(evaluate)
+
+from medenoise.commands.study import STUDY_HELP, study  # noqa: E402
+
+app.command("study", help=STUDY_HELP)(study)
 
 
 def main() -> None:

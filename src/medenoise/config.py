@@ -84,6 +84,16 @@ class TrainConfig(_Strict):
     pairs: list[str] = Field(default_factory=list)
     layout: Literal["files", "fmd"] = "files"
     n2v_fraction: float = Field(1.0 / 64.0, gt=0, le=0.25)
+    # LO, HI in the training files' value units mapped to [0, 1] (e.g. float MRI or CT HU);
+    # None: each format's nominal range (DESIGN: Values)
+    value_range: tuple[float, float] | None = None
+
+    @field_validator("value_range")
+    @classmethod
+    def _ordered(cls, v: tuple[float, float] | None) -> tuple[float, float] | None:
+        if v is not None and not v[0] < v[1]:
+            raise ValueError("value_range LO must be below HI")
+        return v
 
     @field_validator("patch", "val_crop")
     @classmethod

@@ -149,7 +149,12 @@ def run_training(
         )
     if resume:
         saved = TrainConfig.from_yaml(outdir / "config.yaml")
-        same_data = (saved.data, saved.pairs, saved.layout) == (cfg.data, cfg.pairs, cfg.layout)
+        same_data = (saved.data, saved.pairs, saved.layout, saved.value_range) == (
+            cfg.data,
+            cfg.pairs,
+            cfg.layout,
+            cfg.value_range,
+        )
         if saved.model.model_copy(update={"training": {}}) != cfg.model or not same_data:
             raise UserError(
                 "--resume with different data or model options than the "
@@ -166,6 +171,7 @@ def run_training(
         "init": cfg.init,
         "pairs": [Path(p).name for p in cfg.pairs],
         "layout": cfg.layout,
+        "value_range": list(cfg.value_range) if cfg.value_range else None,
     }
     torch.manual_seed(cfg.seed)  # weight init depends on the seed only
     try:  # option combinations a method cannot train, before any data are read

@@ -35,3 +35,27 @@ def test_small_images_are_padded_and_crops_are_square_multiples_of_32():
     ds = PatchDataset([np.random.rand(20, 50, 1).astype(np.float32)], patch=32, length=3)
     assert ds[0]["clean"].shape == (1, 32, 32)
     assert center_square(np.zeros((300, 200, 1)), 256).shape == (192, 192, 1)
+
+
+def test_channel_conversion_mono_mean_and_gray_to_rgb():
+    from medenoise.data.patches import to_channels
+
+    rgb = np.stack([np.full((4, 4), v, np.float32) for v in (0.1, 0.2, 0.6)], axis=-1)
+    np.testing.assert_allclose(to_channels(rgb, 1, "x"), np.full((4, 4, 1), 0.3), atol=1e-6)
+    gray = np.arange(16, dtype=np.float32).reshape(4, 4, 1)
+    out = to_channels(gray, 3, "x")
+    assert out.shape == (4, 4, 3) and all(
+        np.array_equal(out[..., k], gray[..., 0]) for k in range(3)
+    )
+
+
+def test_value_range_maps_float_training_files(tmp_path):
+    import tifffile
+
+    from medenoise.data.patches import load_planes
+
+    path = tmp_path / "mri.tif"
+    tifffile.imwrite(path, np.linspace(0, 100, 64, dtype=np.float32).reshape(8, 8))
+    as_given = load_planes([path], 1)[0]
+    mapped = load_planes([path], 1, (0.0, 200.0))[0]
+    assert as_given.max() == 100.0 and abs(mapped.max() - 0.5) < 1e-6 and mapped.min() == 0.0

@@ -13,6 +13,7 @@ from medenoise.data.tiling import (
     BLIND_SPOT_OVERLAP,
     PLAIN_OVERLAP,
     axis_weights,
+    best_tile,
     choose_tile,
     iter_planes,
     map_planes,
@@ -201,13 +202,34 @@ def test_memory_stays_bounded_for_a_large_plane():
 
 
 def test_choose_tile_follows_free_memory(monkeypatch):
-    monkeypatch.setattr(tiling, "available_memory", lambda device=None: 64 * 2**30)
-    assert choose_tile("cpu") == 1024  # capped on CPU
+    monkeypatch.setattr(tiling, "available_memory", lambda device=None: 512 * 2**30)
+    assert choose_tile("cpu") == tiling.CPU_TILE_CAP == 2048  # capped
     monkeypatch.setattr(tiling, "available_memory", lambda device=None: 8 * 2**30)
     t = choose_tile("cpu", bytes_per_pixel=4096, batch=1, overlap=64)
     assert t % 32 == 0 and t * t * 4096 <= 0.5 * 8 * 2**30 < (t + 32) ** 2 * 4096
     monkeypatch.setattr(tiling, "available_memory", lambda device=None: 0)
     assert choose_tile("cpu", overlap=BLIND_SPOT_OVERLAP) == BLIND_SPOT_OVERLAP + 32
+
+
+def test_best_tile_needs_the_fewest_network_pixels():
+    def cost(h, w, tile, overlap, square):
+        (th, ys, _), (tw, xs, _) = tiling._geometry(h, w, tile, overlap, 64, 32, square)
+        return sum(1 for y in ys for x in xs if y < h and x < w) * th * tw
+
+    # The chest radiograph (1955×1841) with the blind-spot overlap: 4×4 tiles of 992 beat
+    # 4×4 of 1024; with room for 1216, 3×3 tiles of 1088 beat 3×3 of 1216.
+    assert best_tile(1955, 1841, 1024) == 992
+    assert best_tile(1955, 1841, 1216) == 1088
+    assert best_tile(1955, 1841, 2048) == 1984  # one tile: the whole plane
+    for h, w, top, overlap, square in [
+        (300, 1000, 768, BLIND_SPOT_OVERLAP, True),
+        (150, 1000, 480, PLAIN_OVERLAP, False),
+        (4000, 3000, 1024, BLIND_SPOT_OVERLAP, True),
+        (33, 2500, 416, PLAIN_OVERLAP, False),
+    ]:
+        t = best_tile(h, w, top, overlap, square)
+        assert t % 32 == 0 and overlap + 32 <= t <= top
+        assert cost(h, w, t, overlap, square) <= cost(h, w, top, overlap, square)
 
 
 def test_available_memory_is_positive():

@@ -31,9 +31,9 @@ class FolderDataModule(L.LightningDataModule):
             files = (
                 fmd_groups(cfg.data) if cfg.layout == "fmd" else paired_files(cfg.data, cfg.pairs)
             )
-            self.train_groups = load_groups(files, channels)
+            self.train_groups = load_groups(files, channels, cfg.value_range)
         else:
-            self.train_planes = load_planes(list_images(cfg.data), channels)
+            self.train_planes = load_planes(list_images(cfg.data), channels, cfg.value_range)
         self.val_set = None
         if cfg.val and cfg.val_images > 0:
             files = list_images(cfg.val)[: cfg.val_images]

@@ -55,11 +55,16 @@ def paired_files(inputs: Sequence[str | Path], targets: Sequence[str | Path]) ->
 
 
 def fmd_groups(roots: Sequence[str | Path]) -> list[list[Path]]:
-    """Raw frames per field of view of FMD folders (a config folder, or a parent of configs)."""
+    """Raw frames per field of view of FMD folders: a config folder, a parent of configs, or
+    one field-of-view folder of raw frames (e.g. <config>/raw/1, to keep FOV 19 for testing)."""
     groups: list[list[Path]] = []
     for root in map(Path, roots):
         if not root.is_dir():
             raise UserError("the FMD layout needs folders (<config>/raw/<fov>/*.png)", root)
+        direct = [p for p in list_images([root]) if p.parent == root]
+        if len(direct) >= 2:
+            groups.append(direct)
+            continue
         raws = [root / "raw"] if (root / "raw").is_dir() else sorted(root.glob("*/raw"))
         found = 0
         for raw in raws:
@@ -76,11 +81,13 @@ def fmd_groups(roots: Sequence[str | Path]) -> list[list[Path]]:
     return groups
 
 
-def load_groups(files: Sequence[Sequence[Path]], channels: int) -> list[Group]:
+def load_groups(
+    files: Sequence[Sequence[Path]], channels: int, value_range: tuple[float, float] | None = None
+) -> list[Group]:
     """Read each group's files; stacks pair slice by slice. Shapes must agree within a group."""
     groups: list[Group] = []
     for members in files:
-        stacks = [load_planes([f], channels) for f in members]
+        stacks = [load_planes([f], channels, value_range) for f in members]
         for f, stack in zip(members, stacks, strict=True):
             if len(stack) != len(stacks[0]) or stack[0].shape != stacks[0][0].shape:
                 raise UserError(

@@ -38,22 +38,28 @@ def list_images(sources: Iterable[str | Path]) -> list[Path]:
 
 
 def to_channels(array: np.ndarray, channels: int, path: Path | str) -> np.ndarray:
-    """(H, W, C) → (H, W, channels): RGB becomes mono by the mean of R, G, B."""
+    """(H, W, C) → (H, W, channels): RGB becomes mono by the mean of R, G, B; gray becomes
+    RGB with three equal channels (how RGB models train and run on gray data)."""
     c = array.shape[-1]
     if c == channels:
         return array
     if channels == 1 and c in (3, 4):
         return array[..., :3].mean(axis=-1, keepdims=True)
+    if channels == 3 and c == 1:
+        return np.repeat(array, 3, axis=-1)
     raise UserError(f"image has {c} channel(s) but the model expects {channels}", path)
 
 
-def load_planes(files: Sequence[Path], channels: int) -> list[np.ndarray]:
-    """Read files as float32 (H, W, C) planes; stacks and volumes contribute every slice."""
+def load_planes(
+    files: Sequence[Path], channels: int, value_range: tuple[float, float] | None = None
+) -> list[np.ndarray]:
+    """Read files as float32 (H, W, C) planes; stacks and volumes contribute every slice.
+    `value_range` (LO, HI) overrides the formats' nominal ranges (DESIGN: Values)."""
     from medenoise.data.io import read
 
     planes: list[np.ndarray] = []
     for f in files:
-        arr = read(f).array
+        arr = read(f, value_range=value_range).array
         arr = arr.reshape(-1, *arr.shape[-3:])
         planes.extend(np.ascontiguousarray(to_channels(p, channels, f), np.float32) for p in arr)
     return planes

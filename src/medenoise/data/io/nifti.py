@@ -1,7 +1,8 @@
 """NIfTI-1/2 via nibabel: 2-D to 4-D volumes as stacks of slices, header and affine kept.
 
-Slices are taken along one spatial axis (default the last, axial for RAS volumes); the other
-axes, 4-D time included, are flattened into S. scl_slope/scl_inter are honoured on read and
+Slices are taken along one spatial axis: by default ("auto") the acquisition plane, i.e. the
+header's slice_dim when it is set, else the last spatial axis (axial for RAS volumes); the
+other axes, 4-D time included, are flattened into S. scl_slope/scl_inter are honoured on read and
 written back unchanged, so stored values round-trip exactly.
 """
 
@@ -25,6 +26,28 @@ from medenoise.data.io.common import (
 from medenoise.errors import UserError
 
 DEFAULT_SLICE_AXIS = 2
+AXIS_CHOICES = ("auto", "0", "1", "2")
+
+
+def parse_axis(text: str | int | None) -> int | str:
+    """'auto' (or None) → "auto"; '0'/'1'/'2' → int; anything else is a UserError."""
+    if text is None or str(text).strip().lower() == "auto":
+        return "auto"
+    if str(text).strip() not in AXIS_CHOICES[1:]:
+        raise UserError(f"--axis {text!r}: use 0, 1, 2 (a spatial axis of the volume) or auto")
+    return int(text)
+
+
+def slice_axis(header: Any, axis: int | str = "auto") -> int:
+    """The spatial axis to slice along: `axis`, or for "auto" the header's slice_dim
+    (the acquisition plane) when set, else the last spatial axis."""
+    if axis != "auto":
+        return int(axis)
+    try:
+        dim = header.get_dim_info()[2]
+    except Exception:  # a malformed dim_info byte is no reason to refuse the file
+        dim = None
+    return int(dim) if dim in (0, 1, 2) else DEFAULT_SLICE_AXIS
 
 
 def _plane_order(ndim: int, axis: int) -> list[int]:
@@ -37,9 +60,10 @@ def _plane_order(ndim: int, axis: int) -> list[int]:
 
 
 def read_nifti(
-    path: Path, value_range: tuple[float, float] | None = None, axis: int = DEFAULT_SLICE_AXIS
+    path: Path, value_range: tuple[float, float] | None = None, axis: int | str = "auto"
 ) -> Image:
-    """Read a NIfTI file as (H, W, 1) (2-D) or (S, H, W, 1) slices along spatial `axis`."""
+    """Read a NIfTI file as (H, W, 1) (2-D) or (S, H, W, 1) slices along spatial `axis`
+    (0, 1, 2, or "auto": see `slice_axis`). A 2-D image is one slice whatever the axis."""
     import nibabel as nib
 
     try:
@@ -50,8 +74,9 @@ def read_nifti(
         raise UserError(f"expected a NIfTI image, found {type(img).__name__}", path)
     if len(img.shape) > 4 or len(img.shape) < 2:
         raise UserError(f"{len(img.shape)}-D NIfTI is not supported (2-D to 4-D only)", path)
-    if axis not in (0, 1, 2) or (len(img.shape) == 2 and axis != DEFAULT_SLICE_AXIS):
-        raise UserError(f"slice axis {axis} must be a spatial axis (0, 1 or 2)", path)
+    if axis not in ("auto", 0, 1, 2):
+        raise UserError(f"slice axis {axis!r} must be a spatial axis (0, 1 or 2) or auto", path)
+    axis = DEFAULT_SLICE_AXIS if len(img.shape) == 2 else slice_axis(img.header, axis)
     try:
         raw = np.asarray(img.dataobj.get_unscaled())
     except Exception as exc:
