@@ -243,14 +243,19 @@ class ClassicalDenoiser(ArrayDenoiser):
 
 
 def load_model(
-    name_or_path: str | Path, device: str | torch.device = "cpu", tile: int | None = None
+    name_or_path: str | Path,
+    device: str | torch.device = "cpu",
+    tile: int | None = None,
+    trust_pickle: bool = False,
 ) -> ArrayDenoiser:
     """Load a model file (.safetensors written by medenoise), a zoo model or a baseline by name.
 
     `tile` (networks only): tile side for large planes; None chooses it from free memory.
+    `trust_pickle`: also accept a Lightning `.ckpt` of one's own training run. It is still
+    read with torch's weights-only unpickler (no code runs); the flag records the consent.
     """
     from medenoise.methods.baselines import BASELINES
-    from medenoise.modelfile import load_module
+    from medenoise.modelfile import load_checkpoint, load_module
     from medenoise.train import resolve_model_path
 
     name = str(name_or_path)
@@ -258,6 +263,9 @@ def load_model(
         return ClassicalDenoiser(name.lower())
 
     path = resolve_model_path(str(name_or_path))
-    module = load_module(path, device)
+    if trust_pickle and path.suffix.lower() == ".ckpt":
+        module = load_checkpoint(path, device)
+    else:
+        module = load_module(path, device)
     module = module.to(memory_format=torch.channels_last)
     return Denoiser(module, path, device, tile=tile)

@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from medenoise.commands.batch import check_out_folder, process_files
 from medenoise.errors import UserError
 
 app = typer.Typer(
@@ -41,7 +42,9 @@ def train(
     data: Annotated[
         list[Path],
         typer.Argument(
-            help="Training images: files or folders (searched recursively).", show_default=False
+            help="Training images: files or folders (searched recursively).",
+            show_default=False,
+            readable=False,  # unreadable files get our one-line error, not a usage box
         ),
     ],
     out: Annotated[
@@ -75,8 +78,9 @@ def train(
     pairs: Annotated[
         list[Path] | None,
         typer.Option(
+            readable=False,
             help="Second noisy copies of DATA for Noise2Noise on real pairs: one folder "
-            "(or file) per DATA entry, files matched by relative path. Needs --data-kind noisy."
+            "(or file) per DATA entry, files matched by relative path. Needs --data-kind noisy.",
         ),
     ] = None,
     layout: Annotated[
@@ -108,7 +112,8 @@ def train(
         ),
     ] = None,
     val: Annotated[
-        list[Path] | None, typer.Option(help="Clean validation images/folders (PSNR logged).")
+        list[Path] | None,
+        typer.Option(help="Clean validation images/folders (PSNR logged).", readable=False),
     ] = None,
     steps: Annotated[int | None, typer.Option(help="Optimiser steps.")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Patches per step.")] = None,
@@ -124,11 +129,14 @@ def train(
     strategy: Annotated[str | None, typer.Option(help="auto | ddp | ...")] = None,
     precision: Annotated[str | None, typer.Option(help="32-true | bf16-mixed | ...")] = None,
     num_workers: Annotated[int | None, typer.Option(help="Data-loader processes.")] = None,
-    config: Annotated[Path | None, typer.Option(help="YAML recipe; flags override it.")] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="YAML recipe; flags override it.", readable=False)
+    ] = None,
     resume: Annotated[bool, typer.Option(help="Continue the run in --out.")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Train a denoiser on a folder of images (clean + synthetic noise, or already noisy)."""
+    from medenoise.checkpointing import TrainingInterrupted
     from medenoise.commands.noise import parse_range
     from medenoise.config import ModelConfig, TrainConfig, validated
     from medenoise.train import run_training
@@ -176,7 +184,11 @@ def train(
             ModelConfig, {**base.get("model", {}), **model}, config or "options"
         ).model_dump()
         cfg = validated(TrainConfig, base, config or "options")
-        path = run_training(cfg, out, resume=resume, progress=progress)
+        try:
+            path = run_training(cfg, out, resume=resume, progress=progress)
+        except TrainingInterrupted as stop:
+            typer.echo(f"interrupted: {stop}", err=True)
+            raise typer.Exit(stop.exit_code) from None
         typer.echo(f"model written to {path}")
 
 
@@ -189,7 +201,12 @@ def _devices(value: str | None) -> int | str | None:
 @app.command()
 def denoise(
     inputs: Annotated[
-        list[Path], typer.Argument(help="Images or folders to denoise.", show_default=False)
+        list[Path],
+        typer.Argument(
+            help="Images or folders to denoise.",
+            show_default=False,
+            readable=False,  # unreadable files get our one-line error, not a usage box
+        ),
     ],
     out: Annotated[
         Path,
@@ -240,6 +257,21 @@ def denoise(
         ),
     ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
+    skip_bad: Annotated[
+        bool,
+        typer.Option(
+            help="Exit 0 when some files could not be denoised (each is still reported); "
+            "without it such a run exits 2 after processing the good files."
+        ),
+    ] = False,
+    trust_pickle: Annotated[
+        bool,
+        typer.Option(
+            help="Allow --model to be a Lightning .ckpt from your own `medenoise train` run "
+            "(RUNDIR/checkpoints/last.ckpt). It is still loaded with torch's weights-only "
+            "unpickler; never pass checkpoints from others.",
+        ),
+    ] = False,
     device: Annotated[str, typer.Option(help="cpu | cuda | cuda:1 ...")] = "cpu",
 ) -> None:
     """Denoise images with a trained model; writes each result into the output folder."""
@@ -251,39 +283,28 @@ def denoise(
     with user_errors():
         if model is None:
             fail("no --model given: pass a model file from `medenoise train` or a zoo name")
+        check_out_folder(out)
         vrange = parse_range(value_range)
         slice_axis = parse_axis(axis)
-        denoiser = load_model(model, device, tile=tile)
+        denoiser = load_model(model, device, tile=tile, trust_pickle=trust_pickle)
         jobs = _output_paths(list_images(inputs), inputs, out)
     options = dict(noise=noise, overwrite=overwrite, value_range=vrange, axis=slice_axis)
-    process_files(jobs, lambda job: _denoise_one(denoiser, *job, **options))
-
-
-def process_files(jobs: list[tuple], work) -> None:
-    """Run `work(job)` for every (src, dst, ...) job: a bad file gets its own error line and
-    the others still run; exit 2 at the end if any failed."""
-    failed = 0
-    for job in jobs:
-        try:
-            work(job)
-        except UserError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            failed += 1
-        else:
-            typer.echo(f"{job[0]} -> {job[1]}")
-    if failed:
-        if len(jobs) > 1:
-            typer.echo(f"error: {failed} of {len(jobs)} files failed", err=True)
-        raise typer.Exit(2)
+    process_files(jobs, lambda job: _denoise_one(denoiser, *job, **options), skip_bad)
 
 
 def _output_paths(files: list[Path], inputs: list[Path], out: Path) -> list[tuple[Path, Path]]:
-    """Map each input file to OUTDIR/<its path relative to the folder it was found in>."""
+    """Map each input file to OUTDIR/<its path relative to the folder it was found in>;
+    two inputs that would land on one output are refused before anything is written."""
     jobs = []
     roots = [p for p in inputs if p.is_dir()]
+    seen: dict[Path, Path] = {}
     for f in files:
         root = next((r for r in roots if f.is_relative_to(r)), None)
         rel = f.relative_to(root) if root else Path(f.name)
+        target = (out / rel).resolve()
+        if target in seen:
+            fail(f"two inputs ({seen[target]} and {f}) would be written here", out / rel)
+        seen[target] = f
         jobs.append((f, out / rel))
     return jobs
 
@@ -291,7 +312,7 @@ def _output_paths(files: list[Path], inputs: list[Path], out: Path) -> list[tupl
 def _denoise_one(
     denoiser, src: Path, dst: Path, *, noise, overwrite: bool, value_range, axis
 ) -> None:
-    from medenoise.data.io import range_note, read, write
+    from medenoise.data.io import image_notes, read, write
     from medenoise.data.io.common import suffix_of
 
     if dst.resolve() == src.resolve():
@@ -304,11 +325,18 @@ def _denoise_one(
         image = read_nifti(src, value_range, axis)
     else:
         image = read(src, value_range=value_range)
-    note = range_note(image)
-    if note:
+    for note in image_notes(image):
         typer.echo(f"note: {src}: {note}", err=True)
     arr = image.array
     planes = arr.reshape(-1, *arr.shape[-3:])
+    channels = getattr(denoiser.config, "channels", None)
+    if channels is not None and planes.shape[-1] != channels:
+        fail(
+            f"image has {planes.shape[-1]} channel(s) but the model "
+            f"{Path(denoiser.source).name} expects {channels}; use a "
+            f"{'gray' if channels == 3 else 'colour'} model for this image",
+            src,
+        )
     image.array = denoiser.denoise_planes(planes, noise).reshape(arr.shape)
     _set_derivation(image, denoiser)
     write(dst, image)

@@ -9,6 +9,7 @@ class UserError(Exception):
     """A problem with what the user gave us (file, option, model), not a bug in medenoise."""
 
     def __init__(self, message: str, path: str | Path | None = None):
+        message = " ".join(str(message).split())  # one line: the CLI prints one line per error
         super().__init__(message)
         self.path = None if path is None else str(path)
         self.message = message

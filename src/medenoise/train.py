@@ -2,6 +2,8 @@
 
 RUNDIR layout: config.yaml (the TrainConfig), metrics.csv (loss, lr, val PSNR),
 checkpoints/last.ckpt (resumable, our own runs only), model.safetensors (the product).
+Checkpoints are written atomically every `checkpoint_every` steps and on SIGTERM/SIGINT
+(checkpointing.py), so a killed run resumes from its last whole checkpoint.
 """
 
 from __future__ import annotations
@@ -30,6 +32,10 @@ def _quiet_lightning() -> None:
         ".*isinstance.*treespec.*",
         ".*GPU available but not used.*",
         ".*Checkpoint directory.*exists.*",
+        # resuming: our patch streams are a pure function of the step (data/patches.py), so
+        # a mid-epoch checkpoint resumes exactly; and a changed --checkpoint-every is fine
+        ".*dataloader is not resumable.*",
+        ".*callbacks used to create the checkpoint need to be provided.*",
     ):
         warnings.filterwarnings("ignore", message=msg)
 
@@ -88,6 +94,20 @@ def keep_history(outdir: Path) -> None:
     segment.unlink()
 
 
+def check_checkpoint(path: Path) -> None:
+    """Refuse to resume from a checkpoint that does not load (torn copy, wrong file)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise UserError(
+            f"checkpoint does not load ({type(exc).__name__}: {exc}); restore a copy, or "
+            "start a new run in another folder",
+            path,
+        ) from None
+
+
 def check_run(cfg: TrainConfig) -> None:
     """Reject option combinations that cannot train, before any data are read."""
     from medenoise.noise import make_noise_model
@@ -130,6 +150,12 @@ def run_training(
     from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
     from lightning.pytorch.loggers import CSVLogger
 
+    from medenoise.checkpointing import (
+        AtomicCheckpointIO,
+        GracefulStop,
+        TrainingInterrupted,
+        stale_temporaries,
+    )
     from medenoise.data.datamodule import FolderDataModule
     from medenoise.methods import build_method
     from medenoise.modelfile import save_model
@@ -138,6 +164,8 @@ def run_training(
     _quiet_lightning()
     check_run(cfg)
     outdir = Path(outdir)
+    if outdir.exists() and not outdir.is_dir():
+        raise UserError("is a file, not a folder; -o names the run folder", outdir)
     ckpt_dir = outdir / "checkpoints"
     last = ckpt_dir / LAST_CKPT
     if resume and not last.is_file():
@@ -148,6 +176,7 @@ def run_training(
             outdir,
         )
     if resume:
+        check_checkpoint(last)
         saved = TrainConfig.from_yaml(outdir / "config.yaml")
         same_data = (saved.data, saved.pairs, saved.layout, saved.value_range) == (
             cfg.data,
@@ -178,11 +207,11 @@ def run_training(
         module = build_method(cfg.model, cfg)
     except ValueError as exc:
         raise UserError(str(exc), "options") from None
+    if cfg.init and not resume:
+        init_weights(module, cfg.init)
     datamodule = FolderDataModule(cfg)  # bad data fail here, before the run folder exists
     outdir.mkdir(parents=True, exist_ok=True)
     cfg.to_yaml(outdir / "config.yaml")
-    if cfg.init and not resume:
-        init_weights(module, cfg.init)
     live_bar = progress and sys.stderr.isatty()
     if live_bar:  # tqdm: Lightning's rich bar shows "Epoch 0/-2" for step-based runs
         callbacks = [TQDMProgressBar(), *(callbacks or [])]
@@ -195,6 +224,7 @@ def run_training(
         save_top_k=0,
         enable_version_counter=False,
     )
+    stop = GracefulStop(last)
     has_val = datamodule.val_set is not None
     trainer = L.Trainer(
         max_steps=cfg.steps,
@@ -203,7 +233,8 @@ def run_training(
         num_nodes=cfg.num_nodes,
         strategy=cfg.strategy,
         precision=cfg.precision,
-        callbacks=[checkpoint, *(callbacks or [])],
+        callbacks=[checkpoint, stop, *(callbacks or [])],
+        plugins=[AtomicCheckpointIO()],
         logger=CSVLogger(outdir / "logs", name="", version=""),
         default_root_dir=outdir,
         enable_progress_bar=live_bar,
@@ -217,11 +248,20 @@ def run_training(
         enable_checkpointing=True,
     )
     keep_history(outdir)
+    for tmp in stale_temporaries(ckpt_dir):  # left by a run killed while checkpointing
+        tmp.unlink(missing_ok=True)
     try:
-        trainer.fit(module, datamodule=datamodule, ckpt_path=str(last) if resume else None)
+        trainer.fit(
+            module,
+            datamodule=datamodule,
+            ckpt_path=str(last) if resume else None,
+            weights_only=True,  # our own checkpoint, still loaded without running code
+        )
     finally:
         if trainer.is_global_zero:
             keep_history(outdir)
+    if stop.step is not None and stop.step < cfg.steps:
+        raise TrainingInterrupted(stop.signum, stop.step, cfg.steps, last)
     model_path = outdir / "model.safetensors"
     if trainer.is_global_zero:
         save_model(module, model_path)

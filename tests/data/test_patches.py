@@ -19,7 +19,7 @@ def test_sample_is_a_function_of_seed_and_index():
     c = PatchDataset([half_black()], patch=32, length=50, seed=2)
     assert not all(torch.equal(a[i]["clean"], c[i]["clean"]) for i in range(10))
     resumed = PatchDataset([half_black()], patch=32, length=50, seed=1, offset=20)
-    assert len(resumed) == 30
+    assert len(resumed) == 50  # the run's length: a resumed loop counts on from its position
     assert torch.equal(resumed[0]["clean"], a[20]["clean"])
 
 

@@ -168,3 +168,15 @@ def test_cli_bad_arguments_give_one_line_and_exit_2(clean_dir, extra, message):
     out = runner.invoke(app, ["evaluate", "--model", "identity", "--clean", str(clean_dir), *extra])
     assert out.exit_code == 2
     assert message in out.output and out.output.count("error:") == 1
+
+
+def test_saved_names_keep_planes_and_repeats_apart():
+    from pathlib import Path
+
+    from medenoise.eval.evaluate import saved_name
+
+    names = ["im0.png", "im0.png#1", "v.nii.gz[3]", "v.nii.gz[3]#2", "v.nii.gz[4]", "F/19/avg2#0"]
+    got = [saved_name(n) for n in names]
+    assert got == [Path(p) for p in ("im0.png", "im0_1.png", "v_3.png", "v_3_2.png", "v_4.png",
+                                     "F/19/avg2_0.png")]  # fmt: skip
+    assert len(set(got)) == len(got)

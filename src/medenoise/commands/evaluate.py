@@ -65,17 +65,21 @@ def evaluate(
         typer.Option(help="Model file, zoo name or baseline (repeatable).", show_default=False),
     ],
     clean: Annotated[
-        list[Path] | None, typer.Option(help="Clean reference images or folders.")
+        list[Path] | None,
+        typer.Option(help="Clean reference images or folders.", readable=False),
     ] = None,
     noise: Annotated[
         str | None, typer.Option(help="Synthetic noise added to --clean, e.g. gaussian:25.")
     ] = None,
     noisy: Annotated[
         list[Path] | None,
-        typer.Option(help="Real noisy images/folders matching --clean by relative path."),
+        typer.Option(
+            help="Real noisy images/folders matching --clean by relative path.", readable=False
+        ),
     ] = None,
     fmd: Annotated[
-        list[Path] | None, typer.Option(help="FMD folders (<config>/raw/<fov>, gt/<fov>).")
+        list[Path] | None,
+        typer.Option(help="FMD folders (<config>/raw/<fov>, gt/<fov>).", readable=False),
     ] = None,
     avg: Annotated[int, typer.Option(help="FMD averaging level: 1 (raw), 2, 4, 8, 16.")] = 1,
     fov: Annotated[
@@ -106,7 +110,13 @@ def evaluate(
     """Evaluate denoisers (help text: EVALUATE_HELP)."""
     from medenoise.api import load_model
     from medenoise.cli import user_errors
-    from medenoise.eval.evaluate import PROTOCOL_TEXT, format_table, model_label, save_plane
+    from medenoise.eval.evaluate import (
+        PROTOCOL_TEXT,
+        format_table,
+        model_label,
+        save_plane,
+        saved_name,
+    )
     from medenoise.eval.evaluate import evaluate as run
 
     results = []
@@ -122,7 +132,7 @@ def evaluate(
             if save is not None:
                 folder = save / label if len(denoisers) > 1 else save
                 hook = lambda s, d, r, folder=folder: save_plane(  # noqa: E731
-                    folder / (Path(s.name.replace("#", "_")).with_suffix(".png")), d
+                    folder / saved_name(s.name), d
                 )
             res = run(den, stream, noise=assume, on_image=hook, progress=bar)
             res.update(model=label, source=str(den.source), protocol=PROTOCOL_TEXT)

@@ -92,6 +92,10 @@ def plan_outputs(inputs: list[Path], out: Path) -> list[tuple[Path, Path, str]]:
     jobs: list[tuple[Path, Path, str]] = []
     out_abs = out.resolve()
     for src in inputs:
+        if src.is_dir() and src.resolve() == out_abs:
+            raise UserError(
+                "-o is this input folder; choose another -o (inputs are never overwritten)", src
+            )
         if src.is_dir():
             found = sorted(
                 p
@@ -130,7 +134,11 @@ def add(
     spec: Annotated[str, typer.Argument(help="Noise spec, e.g. gaussian:25.", show_default=False)],
     inputs: Annotated[
         list[Path],
-        typer.Argument(help="Images or folders (searched recursively).", show_default=False),
+        typer.Argument(
+            help="Images or folders (searched recursively).",
+            show_default=False,
+            readable=False,  # unreadable files get our one-line error, not a usage box
+        ),
     ],
     out: Annotated[Path, typer.Option("-o", "--out", help="Output folder.", show_default=False)],
     seed: Annotated[int, typer.Option(help="Seed; with the file name it fixes the noise.")] = 0,
@@ -143,31 +151,37 @@ def add(
         ),
     ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
+    skip_bad: Annotated[
+        bool,
+        typer.Option(
+            help="Exit 0 when some files could not be read (each is still reported); without "
+            "it such a run exits 2 after writing the good files."
+        ),
+    ] = False,
 ) -> None:
     """Add synthetic noise to images (help text: ADD_HELP)."""
     from medenoise.cli import user_errors
+    from medenoise.commands.batch import check_out_folder, process_files
     from medenoise.noise import make_noise_model
 
     with user_errors():
         model = make_noise_model(spec)
         if not model.spec.has_level:
             raise UserError(f"noise spec {spec!r} has no level; give e.g. {model.kind}:25")
+        check_out_folder(out)
         vrange = parse_range(value_range)
         jobs = plan_outputs(inputs, out)
         check_outputs(jobs, overwrite)
-    from medenoise.cli import process_files
-
-    process_files(jobs, lambda job: _add_one(model, *job, seed, vrange))
+    process_files(jobs, lambda job: _add_one(model, *job, seed, vrange), skip_bad)
 
 
 def _add_one(model, src: Path, dst: Path, name: str, seed: int, vrange) -> None:
     import torch
 
-    from medenoise.data.io import range_note, read, write
+    from medenoise.data.io import image_notes, read, write
 
     image = read(src, value_range=vrange)
-    note = range_note(image)
-    if note:
+    for note in image_notes(image):
         typer.echo(f"note: {src}: {note}", err=True)
     generator = torch.Generator().manual_seed(file_seed(seed, name))
     noisy = add_noise(image, model, generator)

@@ -124,7 +124,11 @@ class PairPatchDataset(Dataset):
         self.min_mean, self.offset = min_mean, offset
 
     def __len__(self) -> int:
-        return max(self.length - self.offset, 0)
+        # The whole run's length, not what is left after `offset`: a resumed Lightning loop
+        # keeps counting batches from the checkpoint's position within the epoch, so a
+        # shorter loader would end the epoch early and restart it on already-used samples.
+        # Training stops at max_steps long before these indices run out.
+        return self.length
 
     def draw(self, rng: np.random.Generator) -> tuple[int, int, int, int, int]:
         """(group, input member, target member ≠ input, top, left) of one sample."""

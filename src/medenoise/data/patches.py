@@ -99,7 +99,11 @@ class PatchDataset(Dataset):
         self.key, self.min_mean, self.offset = key, min_mean, offset
 
     def __len__(self) -> int:
-        return max(self.length - self.offset, 0)
+        # The whole run's length, not what is left after `offset`: a resumed Lightning loop
+        # keeps counting batches from the checkpoint's position within the epoch, so a
+        # shorter loader would end the epoch early and restart it on already-used samples.
+        # Training stops at max_steps long before these indices run out.
+        return self.length
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         rng = np.random.default_rng((self.seed, index + self.offset))

@@ -108,6 +108,19 @@ def model_label(denoiser) -> str:
     return source.stem if source.suffix else str(denoiser.source)
 
 
+def saved_name(sample_name: str) -> Path:
+    """Relative PNG path of a sample: "a/b.nii.gz[3]#1" → "a/b_3_1.png" (planes of a stack
+    and noise repeats get their own files; the sample's folder part is kept)."""
+    base, _, repeat = sample_name.partition("#")
+    base, _, plane = base.partition("[")
+    path = Path(base)
+    name = path.name
+    double = next((e for e in (".nii.gz", ".ima.gz") if name.lower().endswith(e)), None)
+    name = name[: -len(double)] if double else Path(name).stem
+    tags = "".join(f"_{t}" for t in (plane.rstrip("]"), repeat) if t)
+    return path.parent / f"{name}{tags}.png"
+
+
 def save_plane(path: Path, array: np.ndarray) -> None:
     """Write a [0,1] plane as 16-bit PNG (clipped, rounded): viewable and near-lossless."""
     from medenoise.data.io import from_array, write

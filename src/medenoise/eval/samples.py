@@ -104,14 +104,27 @@ def synthetic_samples(
                 yield Sample(label, clean, np.ascontiguousarray(y, np.float32), spec)
 
 
+SSIM_MIN_SIDE = 11  # the SSIM protocol's 11×11 Gaussian window (metrics.py) must fit
+
+
 def _planes(path: Path, channels: int | None) -> list[np.ndarray]:
-    """Planes of a file; `channels` None keeps the file's own channel count."""
+    """Planes of a file; `channels` None keeps the file's own channel count. Planes too small
+    for SSIM are refused here, as a UserError naming the file, not a crash in the metric."""
     if channels is None:
         from medenoise.data.io import read
 
         arr = read(path).array
-        return [np.ascontiguousarray(p, np.float32) for p in arr.reshape(-1, *arr.shape[-3:])]
-    return load_planes([path], channels)
+        planes = [np.ascontiguousarray(p, np.float32) for p in arr.reshape(-1, *arr.shape[-3:])]
+    else:
+        planes = load_planes([path], channels)
+    h, w = planes[0].shape[:2]
+    if min(h, w) < SSIM_MIN_SIDE:
+        raise UserError(
+            f"image is {h}×{w} pixels, too small for SSIM (needs at least "
+            f"{SSIM_MIN_SIDE}×{SSIM_MIN_SIDE}); evaluate on larger images",
+            path,
+        )
+    return planes
 
 
 def paired_samples(

@@ -91,6 +91,8 @@ class DenoisingMethod(L.LightningModule):
 
     def on_save_checkpoint(self, checkpoint):
         checkpoint["noise_generator"] = self.noise_generator.get_state()
+        # plain JSON text, so `modelfile.load_checkpoint` needs no pickled objects
+        checkpoint["medenoise_model_config"] = self.model_config.model_dump_json()
 
     def on_load_checkpoint(self, checkpoint):
         state = checkpoint.get("noise_generator")

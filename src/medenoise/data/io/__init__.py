@@ -6,6 +6,7 @@ to restore the original dtype, range and headers. Format libraries load only whe
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,10 @@ import numpy as np
 from medenoise.data.io.common import (
     Image,
     check_finite,
+    damaged,
     from_array,
+    meta_get,
+    quiet_libraries,
     range_note,
     suffix_of,
     to_array,
@@ -47,6 +51,7 @@ __all__ = [
     "SUPPORTED_SUFFIXES",
     "Image",
     "from_array",
+    "image_notes",
     "is_image_file",
     "range_note",
     "read",
@@ -67,6 +72,16 @@ def is_image_file(path: str | Path) -> bool:
 
         return is_dicom(path)
     return False
+
+
+def image_notes(image: Image) -> list[str]:
+    """Things the user should know about a file that was read fine: a value range that the
+    data barely fill, an alpha channel that was dropped (outputs have none)."""
+    notes = [note] if (note := range_note(image)) else []
+    meta = image.meta if isinstance(image.meta, dict) else {}
+    if meta.get("alpha_dropped"):
+        notes.append("alpha (transparency) channel ignored; the output has none")
+    return notes
 
 
 def _format_for_reading(path: Path) -> str:
@@ -98,10 +113,14 @@ def read(path: str | Path, value_range: tuple[float, float] | None = None) -> Im
     fmt = _format_for_reading(path)
     try:
         size = path.stat().st_size
+        with path.open("rb"):  # permission problems get their own message, not a decoder's
+            pass
     except OSError as exc:
-        raise UserError(f"cannot read: {exc.strerror or exc}", path) from exc
+        raise UserError(
+            f"cannot read: {exc.strerror or exc}; check the file's permissions", path
+        ) from None
     if size == 0:
-        raise UserError("file is empty (0 bytes)", path)
+        raise UserError("file is empty (0 bytes); copy or export it again", path)
     if fmt in ("png", "jpeg"):
         from medenoise.data.io.raster import read_raster as reader
     elif fmt == "tiff":
@@ -111,13 +130,24 @@ def read(path: str | Path, value_range: tuple[float, float] | None = None) -> Im
     else:
         from medenoise.data.io.nifti import read_nifti as reader
     try:
-        return reader(path, value_range)
-    except (UserError, MemoryError, ImportError, NameError, SyntaxError):
+        with warnings.catch_warnings(), quiet_libraries():  # one line per error, no chatter
+            warnings.simplefilter("ignore")
+            image = reader(path, value_range)
+    except (UserError, ImportError, NameError):
         raise  # ours or the environment's, not the file's
-    except Exception as exc:  # any library failure on a bad file is the user's file problem
+    except MemoryError as exc:  # usually a damaged header claiming a gigantic image
         raise UserError(
-            f"cannot read {fmt.upper()} file: {type(exc).__name__}: {exc}", path
-        ) from exc
+            f"not enough memory to read this file ({exc}); is its header damaged?", path
+        ) from None
+    except Exception as exc:  # any library failure on a bad file is the user's file problem
+        raise damaged(fmt.upper(), exc, path) from exc
+    if not np.isfinite(image.array).all():  # finite stored values, overflowing scaling
+        raise UserError(
+            "values are not finite once scaled to [0, 1] (damaged scaling in the header?); "
+            "pass --range LO,HI",
+            path,
+        )
+    return image
 
 
 def write(path: str | Path, image: Image) -> None:
@@ -128,6 +158,8 @@ def write(path: str | Path, image: Image) -> None:
     """
     path = Path(path)
     fmt = _FORMATS.get(suffix_of(path))
+    if fmt is None and not suffix_of(path) and meta_get(image, "format") == "dicom":
+        fmt = "dicom"  # DICOM files often have no suffix (IM0001): the output keeps the name
     if fmt is None:
         raise UserError(
             f"cannot write {suffix_of(path) or 'files without a suffix'}; "

@@ -6,6 +6,7 @@ records in `Image.meta` what `denormalise` needs to give back the very same stor
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from collections.abc import Iterator
@@ -76,6 +77,36 @@ def check_finite(array: np.ndarray, path: str | Path | None) -> None:
         raise UserError("image contains NaN or Inf values; replace them first", path)
 
 
+def damaged(fmt: str, exc: BaseException, path: str | Path | None) -> UserError:
+    """The UserError for a file that a format library could not decode (with its reason)."""
+    detail = " ".join(str(exc).split()) or type(exc).__name__
+    if len(detail) > 200:
+        detail = detail[:200] + "..."
+    return UserError(
+        f"cannot read this {fmt} file, it is damaged or incomplete ({detail}); "
+        "copy or export it again",
+        path,
+    )
+
+
+LIBRARY_LOGGERS = ("tifffile", "nibabel", "nibabel.global", "pydicom", "PIL")
+
+
+@contextmanager
+def quiet_libraries() -> Iterator[None]:
+    """Silence the format libraries' logged warnings while reading (nibabel and tifffile print
+    header complaints on stderr, which would break the one-line error contract)."""
+    loggers = [logging.getLogger(name) for name in LIBRARY_LOGGERS]
+    states = [logger.disabled for logger in loggers]
+    for logger in loggers:
+        logger.disabled = True
+    try:
+        yield
+    finally:
+        for logger, state in zip(loggers, states, strict=True):
+            logger.disabled = state
+
+
 def nominal_range(dtype: np.dtype) -> tuple[float, float]:
     """Stored values that map to 0 and 1: the integer type's range; floats are taken as given."""
     dtype = np.dtype(dtype)
@@ -103,6 +134,12 @@ def scaling(
     """
     dtype = np.dtype(dtype)
     s_lo, s_hi = stored_range if stored_range is not None else nominal_range(dtype)
+    if not (np.isfinite(slope) and np.isfinite(inter)) or slope == 0:
+        raise UserError(
+            f"rescale slope {slope:g} / intercept {inter:g} in the header are unusable "
+            "(damaged header?); fix the header or export the file again",
+            path,
+        )
     if value_range is not None:
         lo, hi = (float(v) for v in value_range)
         if not (np.isfinite(lo) and np.isfinite(hi)) or lo == hi:
@@ -115,6 +152,12 @@ def scaling(
         ends = (s_lo * slope + inter, s_hi * slope + inter)
         lo, hi = min(ends), max(ends)
         source = range_source or f"{dtype.name} range"
+    if not np.isfinite(hi - lo) or hi == lo:
+        raise UserError(
+            f"value range {lo:g} to {hi:g} cannot be mapped to [0, 1] (damaged scaling in the "
+            "header?); pass --range LO,HI",
+            path,
+        )
     clip = (int(s_lo), int(s_hi)) if dtype.kind in "iu" else None
     return {
         "dtype": dtype.name,

@@ -14,7 +14,15 @@ from typing import Any
 
 import numpy as np
 
-from medenoise.data.io.common import Image, atomic_write, denormalise, meta_get, normalise, scaling
+from medenoise.data.io.common import (
+    Image,
+    atomic_write,
+    damaged,
+    denormalise,
+    meta_get,
+    normalise,
+    scaling,
+)
 from medenoise.errors import UserError
 
 # Elements describing the old pixel data that would be wrong or stale after denoising.
@@ -27,6 +35,21 @@ STALE_KEYWORDS = (
     "ExtendedOffsetTable",
     "ExtendedOffsetTableLengths",
     "DataSetTrailingPadding",
+)
+# Tags whose values identify a patient: never printed (see `_redacted`).
+PATIENT_KEYWORDS = (
+    "PatientName",
+    "PatientID",
+    "OtherPatientIDs",
+    "OtherPatientNames",
+    "PatientBirthDate",
+    "PatientAddress",
+    "PatientTelephoneNumbers",
+    "PatientMotherBirthName",
+    "IssuerOfPatientID",
+    "AccessionNumber",
+    "ReferringPhysicianName",
+    "InstitutionName",
 )
 # Byte-order dependent VRs pydicom leaves as raw bytes (for big-endian inputs).
 SWAP_VRS = {"OW": "u2", "OF": "f4", "OD": "f8", "OL": "u4", "OV": "u8"}
@@ -58,7 +81,6 @@ def read_dicom(path: Path, value_range: tuple[float, float] | None = None) -> Im
     """Read a DICOM image: (H, W, C), or (S, H, W, C) for multi-frame; modality values scaled."""
     import pydicom
     from pydicom.errors import InvalidDicomError
-    from pydicom.pixels import get_decoder
 
     with warnings.catch_warnings():  # pydicom warnings may quote tag values (patient data)
         warnings.simplefilter("ignore")
@@ -67,23 +89,43 @@ def read_dicom(path: Path, value_range: tuple[float, float] | None = None) -> Im
         except InvalidDicomError:
             ds = pydicom.dcmread(path, force=True)
             if "PixelData" not in ds:
-                raise UserError("not a DICOM file", path) from None
+                raise UserError(
+                    "not a DICOM file (no DICM preamble, no pixel data); check the file", path
+                ) from None
+        try:
+            return _image_from(ds, path, value_range)
+        except UserError as exc:
+            raise _redacted(exc, ds) from None
+        except Exception as exc:  # a malformed element: never quote its value unredacted
+            raise _redacted(damaged("DICOM", exc, path), ds) from exc
+
+
+def _image_from(ds: Any, path: Path, value_range: tuple[float, float] | None) -> Image:
+    """The Image of a parsed dataset (pixel data decoded, modality scaling in `meta`)."""
+    from pydicom.pixels import get_decoder
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         if "PixelData" not in ds:
             floats = "FloatPixelData" in ds or "DoubleFloatPixelData" in ds
             what = "float pixel data is not supported" if floats else "not an image"
-            raise UserError(f"DICOM file has no integer pixel data ({what})", path)
+            raise UserError(
+                f"DICOM file has no integer pixel data ({what}); pass only image files", path
+            )
         _check_supported(ds, path)
         tsyntax = _transfer_syntax(ds)
         try:
             decoder = get_decoder(tsyntax)
         except NotImplementedError as exc:
-            raise UserError(f"DICOM transfer syntax {tsyntax.name} is not supported", path) from exc
+            raise UserError(
+                f"DICOM transfer syntax {tsyntax.name} is not supported; convert the file to "
+                "uncompressed DICOM first (e.g. `gdcmconv --raw IN OUT`)",
+                path,
+            ) from exc
         try:
             array, info = decoder.as_array(ds, as_rgb=True)
         except Exception as exc:  # decoders raise RuntimeError, ValueError, ...
-            raise UserError(
-                f"cannot decode DICOM pixel data ({tsyntax.name}): {exc}", path
-            ) from exc
+            raise damaged(f"DICOM ({tsyntax.name})", exc, path) from exc
 
     del ds.PixelData  # decoded above; `write_dicom` sets new pixel data (and copies ds cheaply)
     array = array.astype(array.dtype.newbyteorder("="))
@@ -138,6 +180,24 @@ def read_dicom(path: Path, value_range: tuple[float, float] | None = None) -> Im
         )
     )
     return Image(normalise(array, meta), meta)
+
+
+def _redacted(error: UserError, ds: Any) -> UserError:
+    """`error` with any patient tag value of `ds` blanked out of its message (library messages
+    may quote element values; patient data must never reach the terminal or a log)."""
+    message = error.message
+    for keyword in PATIENT_KEYWORDS:
+        try:
+            value = str(ds.get(keyword, "") or "").strip()
+        except Exception:  # the element itself is malformed: keep no detail at all
+            return UserError(
+                "cannot read this DICOM file, it is damaged or incomplete; copy or export it again",
+                error.path,
+            )
+        for part in {value, *value.replace("^", " ").split()}:
+            if len(part) >= 3:
+                message = message.replace(part, "<redacted>")
+    return UserError(message, error.path)
 
 
 def _transfer_syntax(ds: Any) -> Any:

@@ -18,6 +18,7 @@ from medenoise.data.io.common import (
     atomic_write,
     check_dtype,
     check_finite,
+    damaged,
     denormalise,
     meta_get,
     normalise,
@@ -69,18 +70,22 @@ def read_nifti(
     try:
         img = nib.load(path)
     except Exception as exc:  # nibabel raises ImageFileError, EOFError, gzip/zlib errors ...
-        raise UserError(f"cannot read NIfTI: {exc}", path) from exc
+        raise damaged("NIfTI", exc, path) from exc
     if not isinstance(img, nib.Nifti1Image | nib.Nifti2Image):
         raise UserError(f"expected a NIfTI image, found {type(img).__name__}", path)
     if len(img.shape) > 4 or len(img.shape) < 2:
-        raise UserError(f"{len(img.shape)}-D NIfTI is not supported (2-D to 4-D only)", path)
+        raise UserError(
+            f"{len(img.shape)}-D NIfTI is not supported (2-D to 4-D only); "
+            "split it into 2-D to 4-D volumes first",
+            path,
+        )
     if axis not in ("auto", 0, 1, 2):
         raise UserError(f"slice axis {axis!r} must be a spatial axis (0, 1 or 2) or auto", path)
     axis = DEFAULT_SLICE_AXIS if len(img.shape) == 2 else slice_axis(img.header, axis)
     try:
         raw = np.asarray(img.dataobj.get_unscaled())
     except Exception as exc:
-        raise UserError(f"cannot read NIfTI data (truncated file?): {exc}", path) from exc
+        raise damaged("NIfTI", exc, path) from exc
     dtype = check_dtype(raw.dtype, path)
     raw = raw.astype(dtype)
     check_finite(raw, path)

@@ -14,6 +14,7 @@ import numpy as np
 from medenoise.data.io.common import (
     Image,
     atomic_write,
+    damaged,
     denormalise,
     normalise,
     scaling,
@@ -62,8 +63,15 @@ def read_raster(path: Path, value_range: tuple[float, float] | None = None) -> I
             array = np.array(im)
     except UserError:
         raise
+    except PILImage.UnidentifiedImageError:
+        kind = "PNG" if path.suffix.lower() == ".png" else "PNG or JPEG"
+        raise UserError(
+            f"not a PNG or JPEG image (the content is no picture Pillow knows); give a real "
+            f"{kind} file or rename it to its true type",
+            path,
+        ) from None
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
-        raise UserError(f"cannot read image: {exc}", path) from exc
+        raise damaged("PNG/JPEG", exc, path) from exc
     if header is not None and header[0] == 16:  # gray 16-bit: Pillow gives I;16 or int32 I
         array = array.astype(np.uint16)
     if array.dtype not in (np.uint8, np.uint16) or array.ndim not in (2, 3):

@@ -16,6 +16,7 @@ from medenoise.data.io.common import (
     atomic_write,
     check_dtype,
     check_finite,
+    damaged,
     denormalise,
     meta_get,
     normalise,
@@ -30,12 +31,16 @@ def read_tiff(path: Path, value_range: tuple[float, float] | None = None) -> Ima
 
     try:
         with tifffile.TiffFile(path) as tif:
+            if not tif.series:
+                raise damaged("TIFF", ValueError("no image in it"), path)
             series = tif.series[0]
             axes = series.axes
             photometric = int(tif.pages[0].photometric or 0)
             array = series.asarray()
-    except (tifffile.TiffFileError, OSError, ValueError, IndexError) as exc:
-        raise UserError(f"cannot read TIFF: {exc}", path) from exc
+    except UserError:
+        raise
+    except (tifffile.TiffFileError, OSError, ValueError, IndexError, KeyError) as exc:
+        raise damaged("TIFF", exc, path) from exc
     dtype = check_dtype(array.dtype, path)
     check_finite(array, path)
     array = array.astype(dtype)
