@@ -30,12 +30,8 @@ TRAIN += ["--patch", "32", "--width", "8", "--checkpoint-every", "1", "--no-prog
 
 
 @pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny nets run faster on one CPU thread than on two contended ones."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _single_thread(one_thread):
+    """Every test here (and its module fixtures) runs on one thread (conftest.one_thread)."""
 
 
 @pytest.fixture(scope="module")

@@ -56,13 +56,8 @@ main()
 
 
 @pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One CPU thread here and in the child processes: the same arithmetic in both (so runs
-    compare bit for bit), and tiny nets run faster on one thread than on contended ones."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _single_thread(one_thread):
+    """Every test here (and its module fixtures) runs on one thread (conftest.one_thread)."""
 
 
 @pytest.fixture(scope="module")

@@ -190,10 +190,12 @@ def fmd_samples(
         if level > len(frames):
             raise UserError(f"--avg {level} needs {level} raw frames, found {len(frames)}", gt)
         clean = _planes(gt, channels)[0]
-        raw = [_planes(f, channels)[0] for f in frames]
-        n = len(raw) if images is None else min(images, len(raw))
+        count = len(frames)
+        n = count if images is None else min(images, count)
+        needed = sorted({(k + j) % count for k in range(n) for j in range(level)})
+        raw = {i: _planes(frames[i], channels)[0] for i in needed}  # only frames used
         for k in range(n):
-            stack = [raw[(k + j) % len(raw)] for j in range(level)]
+            stack = [raw[(k + j) % count] for j in range(level)]
             noisy = np.mean(stack, axis=0, dtype=np.float64).astype(np.float32)
             name = (
                 f"{config}/{fov}/avg{level}#{k}"
