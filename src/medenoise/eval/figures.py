@@ -183,6 +183,9 @@ def _bar_layout(
     return groups, names, heights
 
 
+HATCHES = ("", "///", "...", "xx")
+
+
 def bar_chart(
     rows: list[dict],
     path: Path,
@@ -209,7 +212,17 @@ def bar_chart(
         for i, name in enumerate(names):
             offsets = centres - 0.4 + width * (i + 0.5)
             ok = np.isfinite(heights[i])
-            ax.bar(offsets[ok], heights[i][ok], width, label=str(name), color=cmap(i % cmap.N))
+            hatch = HATCHES[(i // cmap.N) % len(HATCHES)]  # colours repeat past 20: hatch
+            ax.bar(
+                offsets[ok],
+                heights[i][ok],
+                width,
+                label=str(name),
+                color=cmap(i % cmap.N),
+                hatch=hatch,
+                edgecolor="black" if hatch else None,
+                linewidth=0.3,
+            )
         ax.set_xticks(centres, [str(g) for g in groups])
         ax.legend(fontsize=8, bbox_to_anchor=(1.01, 1.0), loc="upper left", title=series)
     else:
