@@ -75,6 +75,8 @@ class Denoiser(ArrayDenoiser):
     (multiple of 32, ≥ overlap + 32); None chooses it from free memory (`choose_tile`).
     `overlap`: between neighbouring tiles; None takes the one covering the receptive field
     (`BLIND_SPOT_OVERLAP` or `PLAIN_OVERLAP`), which makes tiled equal untiled within 1e-6.
+    `precision`: "32", or "bf16" to run the network's convolutions under bfloat16 autocast
+    (GPU speed); the noise model, likelihood and posterior stay float64 (SPEC §3).
     """
 
     def __init__(
@@ -84,6 +86,7 @@ class Denoiser(ArrayDenoiser):
         device: str | torch.device = "cpu",
         tile: int | None = None,
         overlap: int | None = None,
+        precision: str = "32",
     ):
         self.module = module.eval()
         self.source = str(source)
@@ -100,6 +103,9 @@ class Denoiser(ArrayDenoiser):
                 self.source,
             )
         self.tile = tile
+        if precision not in ("32", "bf16"):
+            raise UserError(f"precision {precision!r}: choose 32 or bf16", self.source)
+        self.precision = precision
 
     def noise_params(self, noise: str | None) -> torch.Tensor | None:
         """Known-mode parameters from a user spec (or the model's fixed training level)."""
@@ -163,8 +169,13 @@ class Denoiser(ArrayDenoiser):
         """One (H, W, C) plane padded to (ph, pw) through the net in one piece."""
         h, w = plane.shape[:2]
         x = torch.from_numpy(np.ascontiguousarray(pad_reflect(plane, ph, pw).transpose(2, 0, 1)))
-        est = self.module.denoise(self._to_device(x[None]), params)
+        est = self.run_net(x[None], params)
         return est[0, :, :h, :w].permute(1, 2, 0).float().cpu().numpy()
+
+    def run_net(self, x: torch.Tensor, params: torch.Tensor | None) -> torch.Tensor:
+        """The network's clean estimate for a padded (N, C, S, S) batch (backends override)."""
+        with torch.autocast(self.device.type, torch.bfloat16, enabled=self.precision == "bf16"):
+            return self.module.denoise(self._to_device(x), params).float()
 
     def _to_device(self, x: torch.Tensor) -> torch.Tensor:
         return x.to(self.device, torch.float32).contiguous(memory_format=torch.channels_last)
@@ -177,7 +188,7 @@ class Denoiser(ArrayDenoiser):
             params = self.plane_noise_params(plane)
         with _fixed_noise_level(self.module, per_image):
             return tiled_apply(
-                lambda x: self.module.denoise(self._to_device(x), params),
+                lambda x: self.run_net(x, params),
                 plane.transpose(2, 0, 1),
                 tile=tile,
                 overlap=self.overlap,
@@ -247,10 +258,12 @@ def load_model(
     device: str | torch.device = "cpu",
     tile: int | None = None,
     trust_pickle: bool = False,
+    backend: str = "torch",
 ) -> ArrayDenoiser:
     """Load a model file (.safetensors written by medenoise), a zoo model or a baseline by name.
 
     `tile` (networks only): tile side for large planes; None chooses it from free memory.
+    `backend`: "torch", or "onnx" (ONNX Runtime on CPU, exported once into the cache).
     `trust_pickle`: also accept a Lightning `.ckpt` of one's own training run. It is still
     read with torch's weights-only unpickler (no code runs); the flag records the consent.
     """
@@ -267,5 +280,17 @@ def load_model(
         module = load_checkpoint(path, device)
     else:
         module = load_module(path, device)
+    if backend == "onnx":
+        from medenoise.onnx_backend import OnnxDenoiser, onnx_available
+
+        if torch.device(device).type != "cpu":
+            raise UserError("--backend onnx runs on the CPU; use --backend torch on a GPU")
+        if not onnx_available():
+            raise UserError(
+                "--backend onnx needs onnxruntime and onnxscript: pip install 'medenoise[onnx]'"
+            )
+        return OnnxDenoiser(module, path, tile=tile)
+    if backend != "torch":
+        raise UserError(f"unknown backend {backend!r}: choose torch or onnx")
     module = module.to(memory_format=torch.channels_last)
     return Denoiser(module, path, device, tile=tile)

@@ -18,6 +18,14 @@ class LineProgress(L.Callback):
 
     def on_train_start(self, trainer, module):
         self._t0, self._step0 = time.perf_counter(), trainer.global_step
+        if trainer.world_size > 1 and trainer.is_global_zero:
+            backend = getattr(trainer.strategy, "process_group_backend", None) or "?"
+            print(
+                f"data-parallel on {trainer.world_size} processes ({backend}); "
+                f"batch {trainer.datamodule.cfg.batch_size} per process",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
         step = trainer.global_step

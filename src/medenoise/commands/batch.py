@@ -45,3 +45,33 @@ def process_files(jobs: list[tuple], work, skip_bad: bool = False) -> None:
             err=True,
         )
     raise typer.Exit(2)
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """ "I/N" → (I, N) with 0 ≤ I < N."""
+    if text is None:
+        return None
+    try:
+        i, n = (int(v) for v in text.split("/"))
+    except ValueError:
+        raise UserError(f"--shard {text!r}: expected I/N, e.g. 0/4") from None
+    if not 0 <= i < n:
+        raise UserError(f"--shard {text!r}: need 0 ≤ I < N")
+    return i, n
+
+
+def output_paths(files: list[Path], inputs: list[Path], out: Path) -> list[tuple[Path, Path]]:
+    """Map each input file to OUTDIR/<its path relative to the folder it was found in>;
+    two inputs that would land on one output are refused before anything is written."""
+    jobs = []
+    roots = [p for p in inputs if p.is_dir()]
+    seen: dict[Path, Path] = {}
+    for f in files:
+        root = next((r for r in roots if f.is_relative_to(r)), None)
+        rel = f.relative_to(root) if root else Path(f.name)
+        target = (out / rel).resolve()
+        if target in seen:
+            raise UserError(f"two inputs ({seen[target]} and {f}) would be written here", out / rel)
+        seen[target] = f
+        jobs.append((f, out / rel))
+    return jobs

@@ -1,0 +1,93 @@
+"""`medenoise bench --quick` end to end: every part runs, ratios and files are consistent."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from medenoise.cli import app
+
+
+@pytest.fixture(scope="module")
+def quick_result(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    res = CliRunner().invoke(app, ["bench", "--quick", "--json", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    files = list(out.glob("*.json"))
+    assert len(files) == 1
+    printed = json.loads(res.stdout)
+    assert json.loads(files[0].read_text()) == printed
+    return printed
+
+
+def test_inference_rows_cover_every_method_and_size(quick_result):
+    rows = quick_result["inference"]
+    methods = {r["method"] for r in rows}
+    assert {"ssdn", "plain U-Net", "bm3d", "vst-bm3d"} <= methods
+    small, large = quick_result["plan"]["sizes"]
+    for m in methods:
+        sizes = sorted(r["size"] for r in rows if r["method"] == m)
+        assert sizes == [small, large]
+    for r in rows:
+        assert r["mpix_s"] > 0 and r["seconds"] > 0
+        if r["method"] == "bm3d":
+            assert r["vs_bm3d"] == 1.0
+    # the large size really goes through several tiles of the tiled path
+    for r in rows:
+        if r["size"] == large:
+            done, total = r["tiles"].split(" ")[0].split("/")
+            assert int(total) > 1 and 1 <= int(done) <= int(total)
+    # BM3D on the small image is scored and denoises; random-weight nets are not scored
+    bm3d = next(r for r in rows if r["method"] == "bm3d" and r["size"] == small)
+    assert bm3d["psnr"] > bm3d["psnr_noisy"] + 3
+    assert all(r.get("psnr") is None for r in rows if r["method"] == "ssdn")
+
+
+def test_training_rows_show_the_blind_spot_cost(quick_result):
+    rows = {r["method"]: r for r in quick_result["training"]}
+    assert set(rows) == {"ssdn", "n2v", "n2c"}
+    assert rows["n2c"]["cost_vs_n2c"] == 1.0
+    # four rotated branches: SSDN steps are clearly dearer than N2C's on the same patches
+    assert rows["ssdn"]["cost_vs_n2c"] > 1.3
+
+
+def test_quality_rows_train_within_budget_and_score(quick_result):
+    rows = {r["method"]: r for r in quick_result["quality"]}
+    assert {"ssdn", "n2v", "n2c", "bm3d", "noisy input"} <= set(rows)
+    for m in ("ssdn", "n2v", "n2c"):
+        assert rows[m]["steps"] >= 1 and rows[m]["train_s"] > 0
+    assert rows["bm3d"]["psnr"] > rows["noisy input"]["psnr"] + 3
+
+
+def test_markdown_tables_name_the_machine(quick_result):
+    from medenoise.bench.tables import markdown
+
+    text = markdown(quick_result)
+    assert quick_result["machine"]["cpu"] in text
+    assert text.count("| method |") == 3
+
+
+def test_parts_and_width_select_what_runs(tmp_path):
+    res = CliRunner().invoke(
+        app,
+        [
+            "bench",
+            "--quick",
+            "--json",
+            "-o",
+            str(tmp_path),
+            "--parts",
+            "training",
+            "--width",
+            "4",
+            "--no-onnx",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    result = json.loads(res.stdout)
+    assert "inference" not in result and "quality" not in result
+    assert {r["width"] for r in result["training"]} == {4}
+    bad = CliRunner().invoke(app, ["bench", "--quick", "--parts", "speed", "-o", str(tmp_path)])
+    assert bad.exit_code == 2 and "speed" in bad.output

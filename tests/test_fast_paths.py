@@ -1,0 +1,108 @@
+"""Faster inference paths give eager float32's output: ONNX Runtime and channels_last."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from medenoise.api import Denoiser
+from medenoise.config import ModelConfig
+from medenoise.methods import build_method
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("onnxscript")
+
+# Stated tolerance: 1e-4 on the [0, 1] scale (ONNX Runtime fuses and reorders float32
+# sums; measured ≤ 2e-5), far below one 16-bit grey level (1.5e-5 × 65535 ≈ 1 level).
+TOL = 1e-4
+
+CONFIGS = [
+    ModelConfig(method="ssdn", noise="gaussian:25", width=8),
+    ModelConfig(method="ssdn", noise="poisson:30", noise_param="global", width=8),
+    ModelConfig(method="ssdn", noise="gaussian:25", covariance="diag", channels=3, width=8),
+    ModelConfig(method="n2c", noise="gaussian:25", width=8),
+]
+
+
+def _module(cfg: ModelConfig):
+    torch.manual_seed(0)
+    module = build_method(cfg).eval()
+    with torch.no_grad():  # non-trivial weights everywhere (the estimator starts at zero)
+        for p in module.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    return module
+
+
+@pytest.mark.parametrize("cfg", CONFIGS, ids=lambda c: f"{c.method}-{c.noise_param}-{c.channels}")
+def test_onnxruntime_matches_eager(cfg, tmp_path, one_thread):
+    from medenoise.onnx_backend import OnnxDenoiser
+
+    module = _module(cfg)
+    img = np.random.default_rng(0).random((1, 90, 70, cfg.channels), dtype=np.float32)
+    eager = Denoiser(module, "m").denoise_planes(img)
+    onnx = OnnxDenoiser(module, "m", onnx_path=tmp_path / "m.onnx")
+    out = onnx.denoise_planes(img)
+    assert (tmp_path / "m.onnx").is_file()
+    assert np.abs(out - eager).max() < TOL
+    # a second size goes through the same graph (side is dynamic)
+    img2 = np.random.default_rng(1).random((1, 40, 130, cfg.channels), dtype=np.float32)
+    assert (
+        np.abs(onnx.denoise_planes(img2) - Denoiser(module, "m").denoise_planes(img2)).max() < TOL
+    )
+
+
+def test_onnx_export_is_cached_by_content(tmp_path, monkeypatch, one_thread):
+    from medenoise.onnx_backend import OnnxDenoiser, model_digest
+
+    monkeypatch.setenv("MEDENOISE_CACHE", str(tmp_path))
+    module = _module(CONFIGS[0])
+    first = OnnxDenoiser(module, "m")
+    assert first.onnx_path.parent == tmp_path / "onnx"
+    assert first.onnx_path.stem == model_digest(module)
+    stamp = first.onnx_path.stat().st_mtime_ns
+    assert OnnxDenoiser(module, "m").onnx_path.stat().st_mtime_ns == stamp  # reused
+    with torch.no_grad():
+        next(module.parameters()).add_(1.0)
+    assert model_digest(module) != first.onnx_path.stem  # new weights → new export
+
+
+def test_per_image_models_are_refused_with_a_clear_error(tmp_path):
+    from medenoise.errors import UserError
+    from medenoise.onnx_backend import export_onnx
+
+    module = _module(
+        ModelConfig(method="ssdn", noise="gaussian:5-50", noise_param="per-image", width=8)
+    )
+    with pytest.raises(UserError, match="per-image"):
+        export_onnx(module, tmp_path / "x.onnx")
+    assert not (tmp_path / "x.onnx").exists()
+
+
+def test_channels_last_matches_contiguous(one_thread):
+    module = _module(CONFIGS[0])
+    x = torch.rand(2, 1, 64, 64)
+    params = module.noise.fixed_params(2)
+    with torch.inference_mode():
+        ref = module.denoise(x, params)
+        cl = module.to(memory_format=torch.channels_last)
+        out = cl.denoise(x.contiguous(memory_format=torch.channels_last), params)
+    assert (out - ref).abs().max().item() < TOL
+
+
+def test_bf16_autocast_is_close_and_keeps_float32_output(one_thread):
+    module = _module(CONFIGS[0])
+    img = np.random.default_rng(0).random((1, 64, 64, 1), dtype=np.float32)
+    ref = Denoiser(module, "m").denoise_planes(img)
+    bf16 = Denoiser(module, "m", precision="bf16").denoise_planes(img)
+    assert bf16.dtype == np.float32
+    # bfloat16 keeps 8 mantissa bits: ~0.4 % per op; the float64 posterior is unchanged
+    assert 0 < np.abs(bf16 - ref).max() < 0.05
+    assert np.abs(bf16 - ref).mean() < 0.01
+
+
+def test_unknown_precision_is_refused():
+    from medenoise.errors import UserError
+
+    with pytest.raises(UserError, match="precision"):
+        Denoiser(_module(CONFIGS[0]), "m", precision="fp8")

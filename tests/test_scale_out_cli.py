@@ -1,0 +1,90 @@
+"""Spreading work and faster backends from the CLI: denoise --shard, --backend onnx, export."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image as PILImage
+from typer.testing import CliRunner
+
+from medenoise.cli import app
+from medenoise.config import ModelConfig
+from medenoise.methods import build_method
+from medenoise.modelfile import save_model
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture()
+def model_file(tmp_path):
+    torch.manual_seed(0)
+    module = build_method(ModelConfig(method="ssdn", noise="gaussian:25", width=8))
+    return save_model(module, tmp_path / "m.safetensors")
+
+
+@pytest.fixture()
+def folder(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(5):
+        img = rng.integers(0, 256, (40, 50), dtype=np.uint8)
+        PILImage.fromarray(img).save(src / f"{i}.png")
+    return src
+
+
+def test_shards_split_a_folder_without_overlap(tmp_path, folder):
+    seen = []
+    for i in range(2):
+        out = tmp_path / f"out{i}"
+        res = run("denoise", folder, "-o", out, "--model", "identity", "--shard", f"{i}/2")
+        assert res.exit_code == 0, res.output
+        seen.append(sorted(p.name for p in out.iterdir()))
+    assert seen == [["0.png", "2.png", "4.png"], ["1.png", "3.png"]]
+
+
+@pytest.mark.parametrize("bad", ["2/2", "1", "a/b", "-1/3"])
+def test_bad_shard_is_one_line_exit_2(tmp_path, folder, bad):
+    res = run("denoise", folder, "-o", tmp_path / "o", "--model", "identity", "--shard", bad)
+    assert res.exit_code == 2
+    assert "--shard" in res.output and len(res.output.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
+def test_onnx_backend_denoises_like_torch(tmp_path, folder, model_file, monkeypatch, one_thread):
+    monkeypatch.setenv("MEDENOISE_CACHE", str(tmp_path / "cache"))
+    outs = {}
+    for backend in ("torch", "onnx"):
+        out = tmp_path / backend
+        res = run(
+            "denoise",
+            folder / "0.png",
+            "-o",
+            out,
+            "--model",
+            model_file,
+            "--noise",
+            "gaussian:25",
+            "--backend",
+            backend,
+        )
+        assert res.exit_code == 0, res.output
+        outs[backend] = np.asarray(PILImage.open(out / "0.png"), dtype=np.int16)
+    assert np.abs(outs["torch"] - outs["onnx"]).max() <= 1  # 8-bit rounding at most
+    assert len(list((tmp_path / "cache" / "onnx").glob("*.onnx"))) == 1
+
+
+def test_export_writes_onnx_once(tmp_path, model_file, one_thread):
+    onnx = pytest.importorskip("onnx")
+    out = tmp_path / "m.onnx"
+    res = run("export", model_file, "-o", out)
+    assert res.exit_code == 0, res.output
+    graph = onnx.load(str(out)).graph
+    assert [i.name for i in graph.input] == ["noisy", "params"]
+    again = run("export", model_file, "-o", out)
+    assert again.exit_code == 2 and "exists" in again.output
+    bad = run("export", model_file, "-o", tmp_path / "m.txt")
+    assert bad.exit_code == 2 and ".onnx" in bad.output
