@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from medenoise.commands.batch import check_out_folder, process_files
+from medenoise.commands.batch import check_out_folder, output_paths, parse_shard, process_files
 from medenoise.errors import UserError
 
 app = typer.Typer(
@@ -40,19 +40,20 @@ def fail(message: str, path: str | Path | None = None) -> None:
 @app.command()
 def train(
     data: Annotated[
-        list[Path],
+        list[Path] | None,
         typer.Argument(
-            help="Training images: files or folders (searched recursively).",
+            help="Training images: files or folders (searched recursively). "
+            "Optional with --config (the recipe's `data`).",
             show_default=False,
             readable=False,  # unreadable files get our one-line error, not a usage box
         ),
-    ],
+    ] = None,
     out: Annotated[
-        Path,
+        Path | None,
         typer.Option(
             "-o", "--out", help="Run folder: checkpoints, metrics.csv, model.safetensors."
         ),
-    ],
+    ] = None,
     method: Annotated[str | None, typer.Option(help="ssdn | n2n | n2v | n2c.")] = None,
     noise: Annotated[
         str | None,
@@ -142,7 +143,7 @@ def train(
     from medenoise.train import run_training
 
     with user_errors():
-        base = TrainConfig.from_yaml(config).model_dump() if config else {"data": []}
+        base = TrainConfig.from_yaml(config, recipe=True).model_dump() if config else {"data": []}
         model = {
             k: v
             for k, v in dict(
@@ -179,7 +180,12 @@ def train(
             num_workers=num_workers,
         )
         base.update({k: v for k, v in run.items() if v is not None})
-        base["data"] = [str(d) for d in data]
+        if data:
+            base["data"] = [str(d) for d in data]
+        if not base["data"]:
+            fail("no training data: give DATA folders or a --config recipe with `data`")
+        if out is None:
+            fail("no run folder: pass -o/--out")
         base["model"] = validated(
             ModelConfig, {**base.get("model", {}), **model}, config or "options"
         ).model_dump()
@@ -189,7 +195,10 @@ def train(
         except TrainingInterrupted as stop:
             typer.echo(f"interrupted: {stop}", err=True)
             raise typer.Exit(stop.exit_code) from None
-        typer.echo(f"model written to {path}")
+        from lightning.pytorch.utilities import rank_zero_only
+
+        if rank_zero_only.rank == 0:  # DDP: every rank returns here; one line is enough
+            typer.echo(f"model written to {path}")
 
 
 def _devices(value: str | None) -> int | str | None:
@@ -273,6 +282,21 @@ def denoise(
         ),
     ] = False,
     device: Annotated[str, typer.Option(help="cpu | cuda | cuda:1 ...")] = "cpu",
+    backend: Annotated[
+        str,
+        typer.Option(
+            help="torch | onnx. onnx: run the network in ONNX Runtime (CPU; about 2× faster "
+            "for SSDN, see BENCHMARKS.md); the first use of a model exports it to the cache."
+        ),
+    ] = "torch",
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            help="I/N: denoise only files I, I+N, I+2N, ... of the sorted list (0 ≤ I < N), "
+            "so N processes or devices share a folder (e.g. a SLURM array: "
+            "--shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT).",
+        ),
+    ] = None,
 ) -> None:
     """Denoise images with a trained model; writes each result into the output folder."""
     from medenoise.api import load_model
@@ -286,27 +310,13 @@ def denoise(
         check_out_folder(out)
         vrange = parse_range(value_range)
         slice_axis = parse_axis(axis)
-        denoiser = load_model(model, device, tile=tile, trust_pickle=trust_pickle)
-        jobs = _output_paths(list_images(inputs), inputs, out)
+        part = parse_shard(shard)
+        denoiser = load_model(model, device, tile=tile, trust_pickle=trust_pickle, backend=backend)
+        jobs = output_paths(list_images(inputs), inputs, out)
+        if part is not None:
+            jobs = jobs[part[0] :: part[1]]
     options = dict(noise=noise, overwrite=overwrite, value_range=vrange, axis=slice_axis)
     process_files(jobs, lambda job: _denoise_one(denoiser, *job, **options), skip_bad)
-
-
-def _output_paths(files: list[Path], inputs: list[Path], out: Path) -> list[tuple[Path, Path]]:
-    """Map each input file to OUTDIR/<its path relative to the folder it was found in>;
-    two inputs that would land on one output are refused before anything is written."""
-    jobs = []
-    roots = [p for p in inputs if p.is_dir()]
-    seen: dict[Path, Path] = {}
-    for f in files:
-        root = next((r for r in roots if f.is_relative_to(r)), None)
-        rel = f.relative_to(root) if root else Path(f.name)
-        target = (out / rel).resolve()
-        if target in seen:
-            fail(f"two inputs ({seen[target]} and {f}) would be written here", out / rel)
-        seen[target] = f
-        jobs.append((f, out / rel))
-    return jobs
 
 
 def _denoise_one(
@@ -359,9 +369,15 @@ from medenoise.commands.evaluate import EVALUATE_HELP, evaluate  # noqa: E402
 
 app.command("evaluate", help=EVALUATE_HELP)(evaluate)
 
+from medenoise.commands.bench import BENCH_HELP, bench, export  # noqa: E402
+from medenoise.commands.models import demo, models  # noqa: E402
 from medenoise.commands.study import STUDY_HELP, study  # noqa: E402
 
 app.command("study", help=STUDY_HELP)(study)
+app.command("bench", help=BENCH_HELP)(bench)
+app.command("export")(export)
+app.command("models")(models)
+app.command("demo")(demo)
 
 
 def main() -> None:

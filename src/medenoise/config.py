@@ -106,12 +106,24 @@ class TrainConfig(_Strict):
         Path(path).write_text(yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False))
 
     @classmethod
-    def from_yaml(cls, path: str | Path) -> TrainConfig:
+    def from_yaml(cls, path: str | Path, recipe: bool = False) -> TrainConfig:
+        """Load a config; `recipe=True` reads data/val/pairs relative to the file's folder."""
         try:
             raw = yaml.safe_load(Path(path).read_text())
         except (OSError, yaml.YAMLError) as exc:
             raise UserError(f"cannot read config: {exc}", path) from None
+        if recipe and isinstance(raw, dict):  # recipe paths are relative to the recipe file
+            for key in ("data", "val", "pairs"):
+                if isinstance(raw.get(key), list):
+                    raw[key] = [_beside(path, p) for p in raw[key]]
         return validated(cls, raw, path)
+
+
+def _beside(recipe: str | Path, entry: Any) -> Any:
+    """`entry` resolved against the recipe's folder unless absolute (or not a string)."""
+    if not isinstance(entry, str) or Path(entry).is_absolute():
+        return entry
+    return str((Path(recipe).parent / entry).resolve())
 
 
 def validated(cls: type[BaseModel], raw: Any, source: str | Path) -> Any:

@@ -1,0 +1,114 @@
+"""Pretrained models shipped inside the package: a JSON registry and fp16 safetensors files.
+
+`models.json` holds one row per shipped model (name, method, noise, channels, training data,
+recipe, steps, hardware, wall time, measured PSNR, sha256 of the weights). Names resolve
+anywhere a model path is accepted (`--model ssdn-gauss25-gray`, `--init ...`). Weights are
+checked against their hash before use, so a damaged install fails loudly, not quietly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from medenoise.errors import UserError
+
+REGISTRY = "models.json"
+
+
+class ZooEntry(BaseModel):
+    """One shipped model: what it is, how it was trained, what it measured."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    file: str
+    sha256: str
+    method: str
+    noise: str
+    noise_param: str
+    covariance: str = "full"
+    channels: int
+    width: int
+    training_data: str
+    recipe: str
+    steps: int
+    hardware: str
+    wall_time: str
+    measured: dict[str, float] = Field(default_factory=dict)  # e.g. {"BSD68 σ=25 PSNR": 29.0}
+    notes: str = ""
+
+
+def _root() -> Path:
+    return Path(str(resources.files("medenoise.zoo")))
+
+
+def registry(root: Path | None = None) -> list[ZooEntry]:
+    """The shipped models, in registry order."""
+    path = (root or _root()) / REGISTRY
+    rows: list[Any] = json.loads(path.read_text())
+    return [ZooEntry.model_validate(r) for r in rows]
+
+
+def entry(name: str, root: Path | None = None) -> ZooEntry | None:
+    return next((e for e in registry(root) if e.name == name), None)
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def weights(e: ZooEntry, root: Path | None = None) -> Path:
+    """The entry's weight file, verified against the registry's hash."""
+    path = (root or _root()) / e.file
+    if not path.is_file():
+        raise UserError(f"zoo model {e.name!r}: weights missing (broken install?)", path)
+    if sha256_of(path) != e.sha256:
+        raise UserError(f"zoo model {e.name!r}: weights do not match their sha256", path)
+    return path
+
+
+def resolve(name_or_path: str, root: Path | None = None) -> Path | None:
+    """A zoo name → its verified weights; None for anything else (a path is used as is)."""
+    if Path(name_or_path).exists():
+        return None
+    e = entry(name_or_path, root)
+    return None if e is None else weights(e, root)
+
+
+def add_model(run_model: Path, row: dict, root: Path | None = None) -> ZooEntry:
+    """Ship a trained model: fp16 copy into weights/<name>.safetensors, registry row added
+    (replacing one of the same name). `row` gives the ZooEntry fields but file/sha256 and
+    the architecture, which are taken from the model itself."""
+    from medenoise.modelfile import load_module, save_model
+
+    root = root or _root()
+    module = load_module(run_model, "cpu")
+    cfg = module.model_config
+    target = root / "weights" / f"{row['name']}.safetensors"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    save_model(module, target, half=True)
+    fields = {
+        **row,
+        "file": f"weights/{target.name}",
+        "sha256": sha256_of(target),
+        "method": cfg.method,
+        "noise": cfg.noise,
+        "noise_param": cfg.noise_param,
+        "covariance": cfg.covariance,
+        "channels": cfg.channels,
+        "width": cfg.width,
+    }
+    new = ZooEntry.model_validate(fields)
+    rows = [e.model_dump() for e in registry(root) if e.name != new.name] + [new.model_dump()]
+    (root / REGISTRY).write_text(json.dumps(rows, indent=1, ensure_ascii=False) + "\n")
+    return new

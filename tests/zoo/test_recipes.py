@@ -1,0 +1,52 @@
+"""Zoo recipes: each shipped YAML is a valid training config whose data are found relative
+to the recipe; `train --config` runs with DATA omitted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from medenoise.cli import app
+from medenoise.config import TrainConfig
+
+RECIPES = sorted((Path(__file__).parents[2] / "configs" / "zoo").glob("*.yaml"))
+
+
+def test_there_are_recipes():
+    assert any(r.stem == "ssdn-gauss25-gray" for r in RECIPES)
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.stem)
+def test_recipe_is_valid_and_its_data_resolve_beside_it(recipe):
+    cfg = TrainConfig.from_yaml(recipe, recipe=True)
+    for d in cfg.data + cfg.val:
+        assert Path(d).is_absolute()
+        assert "/shared/data/" in Path(d).as_posix()
+        if (Path(__file__).parents[3] / "shared" / "data").is_dir():
+            assert Path(d).is_dir(), d
+
+
+def test_train_with_a_recipe_and_no_data_argument(tmp_path):
+    data = tmp_path / "recipes" / "imgs"
+    data.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    Image.fromarray((rng.random((64, 64)) * 255).astype(np.uint8)).save(data / "a.png")
+    recipe = tmp_path / "recipes" / "r.yaml"
+    recipe.write_text(
+        "data: [imgs]\nmodel: {method: n2c, noise: 'gaussian:25', width: 8}\n"
+        "steps: 2\nbatch_size: 1\npatch: 32\n"
+    )
+    runner = CliRunner()
+    res = runner.invoke(
+        app, ["train", "--config", str(recipe), "-o", str(tmp_path / "run"), "--no-progress"]
+    )
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "run" / "model.safetensors").is_file()
+    saved = TrainConfig.from_yaml(tmp_path / "run" / "config.yaml")
+    assert saved.data == [str(data.resolve())]
+    res = runner.invoke(app, ["train", "-o", str(tmp_path / "run2")])
+    assert res.exit_code == 2 and "no training data" in res.output
