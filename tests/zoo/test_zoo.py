@@ -58,10 +58,11 @@ def _tiny_root(tmp_path):
     root.mkdir()
     (root / "models.json").write_text("[]")
     torch.manual_seed(0)
-    run_model = save_model(
-        build_method(ModelConfig(method="ssdn", noise="gaussian:25", width=8)),
-        tmp_path / "run" / "model.safetensors",
-    )
+    module = build_method(ModelConfig(method="ssdn", noise="gaussian:25", width=8))
+    with torch.no_grad():  # unlike a fresh seed-0 net, so a fine-tune start is recognisable
+        for p in module.parameters():
+            p.add_(0.25)
+    run_model = save_model(module, tmp_path / "run" / "model.safetensors")
     row = dict(
         name="tiny-ssdn",
         training_data="none",
@@ -121,3 +122,52 @@ def test_models_command_lists_names_usable_as_model(tmp_path, monkeypatch):
         app, ["denoise", str(run_model), "-o", str(tmp_path / "o"), "--model", "tiny-ssdn"]
     )
     assert res.exit_code == 2 and "missing" in res.output
+
+
+def test_fine_tune_starts_from_a_zoo_name(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from medenoise.modelfile import load_module
+
+    root, run_model, row = _tiny_root(tmp_path)
+    zoo.add_model(run_model, row, root)
+    monkeypatch.setattr(zoo, "_root", lambda: root)
+    data = tmp_path / "noisy"
+    data.mkdir()
+    rng = np.random.default_rng(0)
+    Image.fromarray((rng.random((64, 64)) * 255).astype(np.uint8)).save(data / "a.png")
+    out = tmp_path / "ft"
+    res = CliRunner().invoke(
+        app,
+        [
+            "train",
+            str(data),
+            "-o",
+            str(out),
+            "--init",
+            "tiny-ssdn",
+            "--method",
+            "ssdn",
+            "--noise",
+            "gaussian:25",
+            "--width",
+            "8",
+            "--data-kind",
+            "noisy",
+            "--steps",
+            "1",
+            "--batch-size",
+            "1",
+            "--patch",
+            "32",
+            "--lr",
+            "1e-12",
+            "--no-progress",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    start = load_module(zoo.resolve("tiny-ssdn", root)).state_dict()
+    tuned = load_module(out / "model.safetensors").state_dict()
+    key = next(iter(start))
+    # one step at a vanishing learning rate: the weights are the zoo model's (fp16-exact)
+    assert torch.allclose(start[key], tuned[key], atol=1e-6)
