@@ -192,3 +192,35 @@ def test_tables_merge_variants_that_share_a_label(tmp_path):
         {"variant": "n2c", "X-ray P25": 30.0, "MRI G30": 33.0},
         {"variant": "(noisy input)", "X-ray P25": 20.0, "MRI G30": 21.0},
     ]
+
+
+def test_rgb_files_with_gray_models_and_baselines_render_crops(tmp_path):
+    """RGB clean files, a gray model and a baseline: the baseline sees the gray data its
+    row is compared with, and the crop grid shows everything in gray (no shape mismatch)."""
+    rng = np.random.default_rng(1)
+    root = tmp_path / "data"
+    for k in range(2):
+        _png(root / "rgb" / f"c{k}.png", rng.integers(60, 200, (64, 64, 3), dtype=np.uint8))
+    study = {
+        **STUDY,
+        "train_data": ["rgb"],
+        "variants": [
+            {"name": "n2c", "method": "n2c", "width": 8},
+            {"name": "bm3d", "baseline": "bm3d"},
+        ],
+        "evaluations": [
+            {
+                "name": "g25",
+                "dataset": "rgb",
+                "level": "σ=25",
+                "clean": ["rgb"],
+                "noise": "gaussian:25",
+            },
+        ],  # fmt: skip
+        "figures": {"crops": [{"evaluation": "g25", "image": 0, "crop": 32}]},
+    }
+    report = run_study(write_study(tmp_path, study), tmp_path / "out", "small")
+    assert report.is_file()
+    base = tmp_path / "out" / "results" / "g25"
+    assert np.load(base / "bm3d.0.npy").shape == (64, 64, 1)
+    assert (tmp_path / "out" / "figures" / "crops_0_g25.png").is_file()

@@ -145,6 +145,8 @@ class StudyRun:
 
         denoiser = load_model(self.model_path(v), self.device)
         model_channels = getattr(denoiser.config, "channels", None)
+        if v.baseline:  # a baseline sees the data as the variant says (default gray), like
+            model_channels = v.channels  # the gray models it is compared with
         channels = 1 if model_channels == 1 else None
         keep = self.keep_images(e)
         folder.mkdir(parents=True, exist_ok=True)

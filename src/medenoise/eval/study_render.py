@@ -96,14 +96,19 @@ def crop_figures(run, results: dict, folder: Path) -> list[dict]:
         noisy, clean = base / f"_noisy.{c.image}.npy", base / f"_clean.{c.image}.npy"
         if not (noisy.is_file() and clean.is_file()):
             continue
-        clean_img = _gray(np.load(clean))
-        panels = [_panel("noisy", np.load(noisy), results, None, e.name, c.image, clean_img)]
         names = c.variants or [v.name for v in run.study.evaluated(e)]
-        for name in names:
-            f = base / f"{name}.{c.image}.npy"
-            if f.is_file() and (name, e.name) in results:
-                label = run.study.variant(name).title
-                panels.append(_panel(label, np.load(f), results, name, e.name, c.image, clean_img))
+        outputs = {
+            n: _gray(np.load(base / f"{n}.{c.image}.npy"))
+            for n in names
+            if (base / f"{n}.{c.image}.npy").is_file() and (n, e.name) in results
+        }
+        clean_img = _gray(np.load(clean))
+        if clean_img.ndim == 3 and any(o.ndim == 2 for o in outputs.values()):
+            clean_img = clean_img.mean(axis=-1)  # gray models in the grid: show all in gray
+        panels = [_panel("noisy", np.load(noisy), results, None, e.name, c.image, clean_img)]
+        for name, out in outputs.items():
+            label = run.study.variant(name).title
+            panels.append(_panel(label, out, results, name, e.name, c.image, clean_img))
         panels.append({"label": "clean", "image": clean_img})
         path = crop_grid(panels, folder / f"crops_{i}_{e.name}.png", box=c.box, crop=c.crop,
                          title=f"{e.dataset}, {e.level}, image {c.image}")  # fmt: skip
@@ -118,8 +123,10 @@ def _gray(a: np.ndarray) -> np.ndarray:
 
 def _panel(label, image, results, variant, evaluation, k, clean) -> dict:
     image = _gray(np.asarray(image))
-    if image.shape != clean.shape:  # an RGB model on gray data: shown as its mean
+    if image.ndim == 3 and clean.ndim == 2:  # RGB output shown next to gray: its mean
         image = image.mean(axis=-1)
+    if image.shape != clean.shape:
+        raise ValueError(f"{label}: image {image.shape} does not match clean {clean.shape}")
     panel = {"label": label, "image": np.clip(image, 0, 1)}
     if variant is None:
         source = next((r for (v, e), r in results.items() if e == evaluation), None)
