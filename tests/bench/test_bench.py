@@ -45,12 +45,16 @@ def test_inference_rows_cover_every_method_and_size(quick_result):
     assert all(r.get("psnr") is None for r in rows if r["method"] == "ssdn")
 
 
-def test_training_rows_show_the_blind_spot_cost(quick_result):
+def test_training_rows_are_consistent(quick_result):
     rows = {r["method"]: r for r in quick_result["training"]}
     assert set(rows) == {"ssdn", "n2v", "n2c"}
     assert rows["n2c"]["cost_vs_n2c"] == 1.0
-    # four rotated branches: SSDN steps are clearly dearer than N2C's on the same patches
-    assert rows["ssdn"]["cost_vs_n2c"] > 1.3
+    # the ratio is what the rates say (timings themselves are not asserted: unit tests run
+    # on busy machines; speed targets live in BENCHMARKS.md)
+    for m in ("ssdn", "n2v"):
+        assert rows[m]["cost_vs_n2c"] == round(rows["n2c"]["steps_s"] / rows[m]["steps_s"], 2)
+        batch, patch = rows[m]["batch"], rows[m]["patch"]
+        assert abs(rows[m]["mpix_s"] - rows[m]["steps_s"] * batch * patch**2 / 1e6) < 1e-3
 
 
 def test_quality_rows_train_within_budget_and_score(quick_result):
