@@ -13,3 +13,15 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture()
+def model_file(tmp_path):
+    """A tiny SSDN model file (width 8, Gaussian σ=25 known, seed-0 weights)."""
+    from medenoise.config import ModelConfig
+    from medenoise.methods import build_method
+    from medenoise.modelfile import save_model
+
+    torch.manual_seed(0)
+    module = build_method(ModelConfig(method="ssdn", noise="gaussian:25", width=8))
+    return save_model(module, tmp_path / "m.safetensors")

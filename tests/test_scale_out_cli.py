@@ -2,27 +2,16 @@
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image as PILImage
 from typer.testing import CliRunner
 
 from medenoise.cli import app
-from medenoise.config import ModelConfig
-from medenoise.methods import build_method
-from medenoise.modelfile import save_model
 
 runner = CliRunner()
 
 
 def run(*args):
     return runner.invoke(app, [str(a) for a in args])
-
-
-@pytest.fixture()
-def model_file(tmp_path):
-    torch.manual_seed(0)
-    module = build_method(ModelConfig(method="ssdn", noise="gaussian:25", width=8))
-    return save_model(module, tmp_path / "m.safetensors")
 
 
 @pytest.fixture()

@@ -47,6 +47,16 @@ def pad_reflect(a: np.ndarray, h: int, w: int) -> np.ndarray:
     return np.pad(a, ((0, h - a.shape[0]), (0, w - a.shape[1]), (0, 0)), mode=mode)
 
 
+def takes_known_level(cfg) -> bool:
+    """True when denoising needs the noise level as an input (SSDN, known level)."""
+    return cfg.method == "ssdn" and cfg.noise_param == "known" and cfg.covariance != "mu"
+
+
+def estimates_level_per_image(cfg) -> bool:
+    """True when the model estimates the noise level from each image (SSDN per-image)."""
+    return cfg.method == "ssdn" and cfg.noise_param == "per-image" and cfg.covariance != "mu"
+
+
 class ArrayDenoiser:
     """Shared face of every denoiser: `denoise(array)` over the subclass's `denoise_planes`."""
 
@@ -109,9 +119,7 @@ class Denoiser(ArrayDenoiser):
 
     def noise_params(self, noise: str | None) -> torch.Tensor | None:
         """Known-mode parameters from a user spec (or the model's fixed training level)."""
-        if self.config.noise_param != "known" or self.config.covariance == "mu":
-            return None
-        if self.config.method != "ssdn":
+        if not takes_known_level(self.config):
             return None
         spec = noise or self.config.noise
         model = make_noise_model(spec)
@@ -125,8 +133,7 @@ class Denoiser(ArrayDenoiser):
     @property
     def estimates_per_image(self) -> bool:
         """True when the module estimates the noise level from each image (SSDN per-image)."""
-        cfg = self.config
-        return cfg.method == "ssdn" and cfg.noise_param == "per-image" and cfg.covariance != "mu"
+        return estimates_level_per_image(self.config)
 
     def tile_size(self, blind: bool | None = None) -> int:
         """The tile side: `self.tile`, else the largest one that fits in free memory."""

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from medenoise.api import Denoiser
+from medenoise.api import Denoiser, estimates_level_per_image, takes_known_level
 from medenoise.errors import UserError
 
 OPSET = 18
@@ -49,9 +49,8 @@ class DenoiseGraph(nn.Module):
 
 
 def takes_params(module) -> bool:
-    """True when denoising needs the noise level as an input (SSDN, known level)."""
-    cfg = module.model_config
-    return cfg.method == "ssdn" and cfg.noise_param == "known" and cfg.covariance != "mu"
+    """True when the exported graph takes the noise level as its second input."""
+    return takes_known_level(module.model_config)
 
 
 def export_onnx(module, path: str | Path) -> Path:
@@ -59,7 +58,7 @@ def export_onnx(module, path: str | Path) -> Path:
     from torch.export import Dim
 
     cfg = module.model_config
-    if cfg.method == "ssdn" and cfg.noise_param == "per-image" and cfg.covariance != "mu":
+    if estimates_level_per_image(cfg):
         raise UserError("ONNX export supports known- and global-level models, not per-image")
     module = module.eval().to("cpu", memory_format=torch.contiguous_format)
     graph = DenoiseGraph(module, takes_params(module))
@@ -157,9 +156,7 @@ class OnnxDenoiser(Denoiser):
 
     def run_net(self, x: torch.Tensor, params: torch.Tensor | None) -> torch.Tensor:
         feed = {"noisy": np.ascontiguousarray(x.detach().cpu().numpy(), np.float32)}
-        if self.takes_params:
-            if params is None:
-                params = self.module.noise.fixed_params(1)
+        if self.takes_params:  # Denoiser.noise_params always gives them for such models
             feed["params"] = np.ascontiguousarray(params.cpu().numpy(), np.float32)
         (out,) = self.session.run(None, feed)
         return torch.from_numpy(out)

@@ -37,8 +37,10 @@ def test_image(size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((np.clip(a, 0, 1) - b) ** 2, dtype=np.float64))
-    return 10.0 * np.log10(1.0 / max(mse, 1e-12))
+    """The evaluation PSNR (eval.metrics) of `a` clipped to [0, 1], as a saved image would be."""
+    from medenoise.eval.metrics import psnr as metric_psnr
+
+    return metric_psnr(np.clip(a, 0, 1), b)
 
 
 def network_tiles(denoiser, h: int, w: int) -> tuple[int, list[tuple[int, int]]]:

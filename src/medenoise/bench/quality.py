@@ -19,14 +19,13 @@ SIGMA = 25.0
 def crop_set(folder: Path | None, count: int, crop: int) -> list[tuple[str, np.ndarray]]:
     """Centre crops (gray float32 (crop, crop, 1)) of the first `count` images of `folder`;
     scikit-image's photos when no folder is given (always available, no download)."""
-    from medenoise.data.io import is_image_file, read
+    from medenoise.data.io import is_image_file
+    from medenoise.data.patches import load_planes
 
     crops = []
     if folder is not None:
         for path in sorted(p for p in Path(folder).rglob("*") if is_image_file(p)):
-            arr = read(path).array
-            plane = arr.reshape(-1, *arr.shape[-3:])[0].mean(axis=-1)
-            crops.append((path.name, plane))
+            crops.append((path.name, load_planes([path], 1)[0][..., 0]))  # RGB: mean of R, G, B
             if len(crops) == count:
                 break
     else:
