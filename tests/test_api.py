@@ -225,3 +225,71 @@ def test_per_image_ssdn_estimates_the_noise_level_once_per_plane(monkeypatch):
         local = module.noise_param(torch.from_numpy(crop)[None]).item()
         canvas = pad_reflect(planes[0], 320, 320).transpose(2, 0, 1).copy()
         assert abs(local - module.noise_param(torch.from_numpy(canvas)[None]).item()) > 1e-3
+
+
+@pytest.mark.parametrize("noise_param", ["known", "per-image"])
+def test_batched_planes_give_the_one_by_one_result(noise_param):
+    """A stack goes through the net `batch` planes per call, each plane as if alone (the
+    per-image level is still estimated per plane, not over the batch)."""
+    import torch
+
+    from medenoise.api import Denoiser
+
+    module = tiny_module("ssdn", noise_param=noise_param)
+    with torch.no_grad():  # content-dependent estimator (its head starts at zero)
+        for p in module.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    rng = np.random.default_rng(5)
+    planes = (
+        rng.random((5, 40, 50, 1), dtype=np.float32) * np.linspace(0.2, 1, 5)[:, None, None, None]
+    )
+    shapes = record_denoise_calls(module)
+    single = Denoiser(module, "m").denoise_planes(planes)
+    assert shapes == [(1, 1, 64, 64)] * 5  # CPU default: one plane per call
+    shapes.clear()
+    batched = Denoiser(module, "m", batch=2).denoise_planes(planes)
+    assert shapes == [(2, 1, 64, 64), (2, 1, 64, 64), (1, 1, 64, 64)]
+    assert np.abs(batched - single).max() < 1e-5
+    assert np.abs(single[0] - single[4]).max() > 1e-2  # the planes really differ
+
+
+def test_batched_planes_halve_the_batch_on_out_of_memory():
+    import torch
+
+    from medenoise.api import Denoiser
+
+    module = tiny_module("n2c")
+    planes = np.random.default_rng(6).random((5, 32, 32, 1), dtype=np.float32)
+    single = Denoiser(module, "m").denoise_planes(planes)
+    shapes, original = [], module.denoise
+
+    def small_gpu(x, params=None):
+        shapes.append(tuple(x.shape))
+        if x.shape[0] > 2:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+        return original(x, params)
+
+    module.denoise = small_gpu
+    out = Denoiser(module, "m", batch=4).denoise_planes(planes)
+    assert [s[0] for s in shapes] == [4, 2, 2, 1]
+    assert np.abs(out - single).max() < 1e-5
+
+
+def test_auto_batch_fills_half_the_free_gpu_memory(monkeypatch):
+    import torch
+
+    from medenoise import api
+    from medenoise.api import Denoiser
+    from medenoise.data import tiling
+
+    den = Denoiser(tiny_module("ssdn"), "m")
+    assert den.plane_batch(512, 512, 100) == 1  # CPU
+    den.device = torch.device("cuda")
+    bpp = tiling.activation_bytes(8, 1, blind=True)
+    monkeypatch.setattr(api, "available_memory", lambda device=None: 2 * 10 * 512 * 512 * bpp)
+    assert den.plane_batch(512, 512, 100) == 10
+    assert den.plane_batch(512, 512, 3) == 3  # never more than the stack
+    monkeypatch.setattr(api, "available_memory", lambda device=None: 0)
+    assert den.plane_batch(512, 512, 100) == 1
+    with pytest.raises(UserError, match="batch 0"):
+        Denoiser(tiny_module("ssdn"), "m", batch=0)

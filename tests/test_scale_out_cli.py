@@ -77,3 +77,34 @@ def test_export_writes_onnx_once(tmp_path, model_file, one_thread):
     assert again.exit_code == 2 and "exists" in again.output
     bad = run("export", model_file, "-o", tmp_path / "m.txt")
     assert bad.exit_code == 2 and ".onnx" in bad.output
+
+
+def test_denoise_batch_sends_stack_planes_together(tmp_path, model_file, monkeypatch, one_thread):
+    """`--batch 3` on a 4-plane TIFF stack: two network calls (3 + 1 planes), same file as
+    plane by plane; `--batch 0` is refused before anything is written."""
+    import tifffile
+
+    from medenoise.methods.ssdn import SSDN
+
+    stack = np.random.default_rng(1).integers(0, 65535, (4, 40, 50), dtype=np.uint16)
+    tifffile.imwrite(tmp_path / "s.tif", stack, photometric="minisblack")
+    calls, original = [], SSDN.denoise
+
+    def spy(self, y, params=None):
+        calls.append(y.shape[0])
+        return original(self, y, params)
+
+    monkeypatch.setattr(SSDN, "denoise", spy)
+    outs = {}
+    for batch in (None, 3):
+        out = tmp_path / f"b{batch}"
+        extra = [] if batch is None else ["--batch", batch]
+        res = run("denoise", tmp_path / "s.tif", "-o", out, "--model", model_file, *extra)
+        assert res.exit_code == 0, res.output
+        outs[batch] = tifffile.imread(out / "s.tif").astype(np.int32)
+    assert calls == [1, 1, 1, 1, 3, 1]
+    assert np.abs(outs[None] - outs[3]).max() <= 1  # 16-bit rounding at most
+    bad = run(
+        "denoise", tmp_path / "s.tif", "-o", tmp_path / "o", "--model", model_file, "--batch", 0
+    )
+    assert bad.exit_code == 2 and not (tmp_path / "o").exists()

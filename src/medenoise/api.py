@@ -23,6 +23,7 @@ from medenoise.data.tiling import (
     BLIND_SPOT_OVERLAP,
     PLAIN_OVERLAP,
     activation_bytes,
+    available_memory,
     best_tile,
     choose_tile,
     tiled_apply,
@@ -42,9 +43,11 @@ def padded_size(h: int, w: int, square: bool) -> tuple[int, int]:
 
 
 def pad_reflect(a: np.ndarray, h: int, w: int) -> np.ndarray:
-    """Pad (H, W, C) at bottom/right to (h, w): reflect, or edge for 1-pixel sides."""
-    mode = "reflect" if min(a.shape[:2]) > 1 else "edge"
-    return np.pad(a, ((0, h - a.shape[0]), (0, w - a.shape[1]), (0, 0)), mode=mode)
+    """Pad (..., H, W, C) at bottom/right to (h, w): reflect, or edge for 1-pixel sides."""
+    hh, ww = a.shape[-3:-1]
+    mode = "reflect" if min(hh, ww) > 1 else "edge"
+    lead = ((0, 0),) * (a.ndim - 3)
+    return np.pad(a, (*lead, (0, h - hh), (0, w - ww), (0, 0)), mode=mode)
 
 
 def takes_known_level(cfg) -> bool:
@@ -87,7 +90,12 @@ class Denoiser(ArrayDenoiser):
     (`BLIND_SPOT_OVERLAP` or `PLAIN_OVERLAP`), which makes tiled equal untiled within 1e-6.
     `precision`: "32", or "bf16" to run the network's convolutions under bfloat16 autocast
     (GPU speed); the noise model, likelihood and posterior stay float64 (SPEC §3).
+    `batch`: planes (stack slices, volume slices) or tiles per network call; None: 1 on CPU,
+    on CUDA as many whole planes as fit in half the free memory (at most `MAX_AUTO_BATCH`),
+    since one 512² plane leaves most of a large GPU idle.
     """
+
+    MAX_AUTO_BATCH = 64
 
     def __init__(
         self,
@@ -97,6 +105,7 @@ class Denoiser(ArrayDenoiser):
         tile: int | None = None,
         overlap: int | None = None,
         precision: str = "32",
+        batch: int | None = None,
     ):
         self.module = module.eval()
         self.source = str(source)
@@ -116,6 +125,9 @@ class Denoiser(ArrayDenoiser):
         if precision not in ("32", "bf16"):
             raise UserError(f"precision {precision!r}: choose 32 or bf16", self.source)
         self.precision = precision
+        if batch is not None and batch < 1:
+            raise UserError(f"batch {batch}: give at least 1", self.source)
+        self.batch = batch
 
     def noise_params(self, noise: str | None) -> torch.Tensor | None:
         """Known-mode parameters from a user spec (or the model's fixed training level)."""
@@ -142,7 +154,17 @@ class Denoiser(ArrayDenoiser):
             return self.tile
         bpp = activation_bytes(self.config.width, self.config.channels, blind)
         overlap = self.overlap if blind == self.module.blind_spot else PLAIN_OVERLAP
-        return choose_tile(self.device, bytes_per_pixel=bpp, overlap=overlap, batch=1)
+        return choose_tile(self.device, bytes_per_pixel=bpp, overlap=overlap, batch=self.batch or 1)
+
+    def plane_batch(self, ph: int, pw: int, count: int) -> int:
+        """Whole (ph, pw) planes per network call for a stack of `count` (see `batch`)."""
+        if self.batch is not None:
+            return max(1, min(self.batch, count))
+        if self.device.type != "cuda":
+            return 1
+        bpp = activation_bytes(self.config.width, self.config.channels, self.module.blind_spot)
+        fit = int(0.5 * available_memory(self.device) // (ph * pw * bpp))
+        return max(1, min(fit, self.MAX_AUTO_BATCH, count))
 
     @torch.inference_mode()
     def denoise_planes(self, planes: np.ndarray, noise: str | None = None) -> np.ndarray:
@@ -160,24 +182,34 @@ class Denoiser(ArrayDenoiser):
         if not whole and self.tile is None:  # the cheapest tiling within the memory bound
             tile = best_tile(h, w, tile, self.overlap, self.module.blind_spot)
         out = np.empty_like(planes, dtype=np.float32)
-        for i in range(s):
-            if whole:  # the whole plane in one piece, as it always was
+        batch = self.plane_batch(ph, pw, s) if whole else 1
+        i = 0
+        while i < s:
+            if whole:  # whole planes in one piece, `batch` at a time
+                n = min(batch, s - i)
                 try:
-                    out[i] = self._denoise_whole(planes[i], ph, pw, params)
+                    out[i : i + n] = self._denoise_whole(planes[i : i + n], ph, pw, params)
+                    i += n
                     continue
                 except torch.cuda.OutOfMemoryError:  # free memory was overestimated
                     torch.cuda.empty_cache()
+                    if n > 1:
+                        batch = n // 2
+                        continue
                     whole = False
                     tile = max(self.overlap + MULTIPLE, max(ph, pw) // 2 // MULTIPLE * MULTIPLE)
             out[i] = self._denoise_tiled(planes[i], tile, params).transpose(1, 2, 0)
+            i += 1
         return out
 
-    def _denoise_whole(self, plane: np.ndarray, ph: int, pw: int, params) -> np.ndarray:
-        """One (H, W, C) plane padded to (ph, pw) through the net in one piece."""
-        h, w = plane.shape[:2]
-        x = torch.from_numpy(np.ascontiguousarray(pad_reflect(plane, ph, pw).transpose(2, 0, 1)))
-        est = self.run_net(x[None], params)
-        return est[0, :, :h, :w].permute(1, 2, 0).float().cpu().numpy()
+    def _denoise_whole(self, planes: np.ndarray, ph: int, pw: int, params) -> np.ndarray:
+        """(N, H, W, C) planes padded to (ph, pw) through the net in one call → (N, H, W, C)."""
+        h, w = planes.shape[1:3]
+        x = torch.from_numpy(
+            np.ascontiguousarray(pad_reflect(planes, ph, pw).transpose(0, 3, 1, 2))
+        )
+        est = self.run_net(x, params)
+        return est[:, :, :h, :w].permute(0, 2, 3, 1).float().cpu().numpy()
 
     def run_net(self, x: torch.Tensor, params: torch.Tensor | None) -> torch.Tensor:
         """The network's clean estimate for a padded (N, C, S, S) batch (backends override)."""
@@ -200,7 +232,7 @@ class Denoiser(ArrayDenoiser):
                 tile=tile,
                 overlap=self.overlap,
                 square=self.module.blind_spot,
-                batch=1,
+                batch=self.batch or 1,
                 device=self.device,
             )
 
@@ -266,11 +298,13 @@ def load_model(
     tile: int | None = None,
     trust_pickle: bool = False,
     backend: str = "torch",
+    batch: int | None = None,
 ) -> ArrayDenoiser:
     """Load a model file (.safetensors written by medenoise), a zoo model or a baseline by name.
 
     `tile` (networks only): tile side for large planes; None chooses it from free memory.
     `backend`: "torch", or "onnx" (ONNX Runtime on CPU, exported once into the cache).
+    `batch`: planes or tiles per network call (torch backend); None: automatic (`Denoiser`).
     `trust_pickle`: also accept a Lightning `.ckpt` of one's own training run. It is still
     read with torch's weights-only unpickler (no code runs); the flag records the consent.
     """
@@ -300,4 +334,4 @@ def load_model(
     if backend != "torch":
         raise UserError(f"unknown backend {backend!r}: choose torch or onnx")
     module = module.to(memory_format=torch.channels_last)
-    return Denoiser(module, path, device, tile=tile)
+    return Denoiser(module, path, device, tile=tile, batch=batch)

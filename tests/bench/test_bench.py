@@ -95,3 +95,21 @@ def test_parts_and_width_select_what_runs(tmp_path):
     assert {r["width"] for r in result["training"]} == {4}
     bad = CliRunner().invoke(app, ["bench", "--quick", "--parts", "speed", "-o", str(tmp_path)])
     assert bad.exit_code == 2 and "speed" in bad.output
+
+
+def test_stack_rows_time_batched_planes(tmp_path):
+    """`--stack N`: each network gets one more row, N planes of the small size sent as a stack
+    (batched where the denoiser batches), scored like the single plane."""
+    args = ["bench", "--quick", "--json", "-o", str(tmp_path), "--parts", "inference"]
+    res = CliRunner().invoke(app, [*args, "--no-onnx", "--sizes", "64", "--stack", "3"])
+    assert res.exit_code == 0, res.output
+    rows = json.loads(res.stdout)["inference"]
+    stacked = {r["method"]: r for r in rows if r["stack"] == 3}
+    single = {r["method"]: r for r in rows if r["stack"] == 1}
+    assert set(stacked) == {"ssdn", "plain U-Net"}  # BM3D is per plane anyway
+    for name, r in stacked.items():
+        assert r["size"] == 64 and r["psnr_noisy"] == single[name]["psnr_noisy"]
+        mpix, s = 3 * 64 * 64 / 1e6, r["seconds"]  # 3 planes; seconds rounded to 1 ms
+        assert mpix / (s + 5e-4) <= r["mpix_s"] <= mpix / max(s - 5e-4, 1e-9)
+    bad = CliRunner().invoke(app, [*args, "--stack", "0"])
+    assert bad.exit_code == 2 and "--stack" in bad.output

@@ -85,14 +85,16 @@ def measure(
     time_cap: float | None = None,
     tiled: bool = False,
     bm3d_tile: int = 1024,
+    stack: int = 1,
 ) -> dict:
     """One row: throughput and peak memory of `denoiser` on a size² noisy image, whole
-    (best of `repeats`) or, `tiled`, through the tiles the tool would use."""
+    (best of `repeats`) or, `tiled`, through the tiles the tool would use. `stack` > 1:
+    that many copies of the image as one stack (networks batch the planes)."""
     clean, noisy = test_image(size)
-    planes = noisy[None, :, :, None]
+    planes = np.repeat(noisy[None, :, :, None], stack, axis=0)
     noise = f"gaussian:{SIGMA:g}"
     mem = PeakMemory(device)
-    row: dict = {"method": name, "size": size, "tiles": None}
+    row: dict = {"method": name, "size": size, "tiles": None, "stack": stack}
     if not tiled:
         holder: dict = {}
 
@@ -104,7 +106,7 @@ def measure(
         scored = getattr(denoiser, "trained", True)  # random-weight nets: speed only
         row["psnr"] = round(psnr(holder["out"][0, :, :, 0], clean), 2) if scored else None
         row["psnr_noisy"] = round(psnr(noisy, clean), 2)
-        pixels = size * size
+        pixels = size * size * stack
     else:
         is_net = hasattr(denoiser, "module")
         if is_net:
@@ -113,7 +115,7 @@ def measure(
 
             def run_tile(y: int, x: int) -> None:
                 crop = noisy[y : y + tile, x : x + tile, None]
-                denoiser._denoise_whole(crop, tile, tile, params)
+                denoiser._denoise_whole(crop[None], tile, tile, params)
         else:
             tile, starts = bm3d_tiles(size, size, bm3d_tile)
 

@@ -32,6 +32,7 @@ class BenchPlan:
     tile: int | None = None  # network tile side on large images; None: what the tool picks
     bm3d_tile: int = 1024
     precision: str = "32"  # "bf16": network convolutions under bfloat16 autocast (GPU)
+    stack: int = 1  # > 1: also time networks on a stack of planes of sizes[0], batched
     parts: tuple[str, ...] = ("inference", "training", "quality")
 
     @classmethod
@@ -126,6 +127,11 @@ def _inference(plan: BenchPlan, device: torch.device, log) -> list[dict]:
                 bm3d_tile=plan.bm3d_tile,
             )
             log(f"inference {name} {size}²: {row['mpix_s']:.4f} MPix/s")
+            rows.append(row)
+        if plan.stack > 1 and hasattr(den, "module"):
+            size = plan.sizes[0]
+            row = inference.measure(name, den, size, device, repeats=plan.repeats, stack=plan.stack)
+            log(f"inference {name} {plan.stack}×{size}²: {row['mpix_s']:.4f} MPix/s")
             rows.append(row)
     inference.add_ratios(rows)
     return rows

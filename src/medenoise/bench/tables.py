@@ -51,7 +51,7 @@ def _inference_table(result: dict) -> list[str]:
         [
             [
                 r["method"],
-                f"{r['size']}²",
+                f"{r['size']}²" + (f" ×{r['stack']}" if r.get("stack", 1) > 1 else ""),
                 r["mpix_s"],
                 r["vs_bm3d"],
                 r["peak_mib"],

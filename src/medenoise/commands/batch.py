@@ -75,3 +75,46 @@ def output_paths(files: list[Path], inputs: list[Path], out: Path) -> list[tuple
         seen[target] = f
         jobs.append((f, out / rel))
     return jobs
+
+
+def denoise_file(
+    denoiser, src: Path, dst: Path, *, noise, overwrite: bool, value_range, axis
+) -> None:
+    """Denoise one file (image, stack or volume) into `dst`; bad input is a UserError."""
+    from medenoise.data.io import image_notes, read, write
+    from medenoise.data.io.common import suffix_of
+
+    if dst.resolve() == src.resolve():
+        raise UserError("output would overwrite the input; choose another -o", src)
+    if dst.exists() and not overwrite:
+        raise UserError("output exists; pass --overwrite to replace it", dst)
+    if axis != "auto" and suffix_of(src) in (".nii", ".nii.gz"):
+        from medenoise.data.io.nifti import read_nifti
+
+        image = read_nifti(src, value_range, axis)
+    else:
+        image = read(src, value_range=value_range)
+    for note in image_notes(image):
+        typer.echo(f"note: {src}: {note}", err=True)
+    arr = image.array
+    planes = arr.reshape(-1, *arr.shape[-3:])
+    channels = getattr(denoiser.config, "channels", None)
+    if channels is not None and planes.shape[-1] != channels:
+        raise UserError(
+            f"image has {planes.shape[-1]} channel(s) but the model "
+            f"{Path(denoiser.source).name} expects {channels}; use a "
+            f"{'gray' if channels == 3 else 'colour'} model for this image",
+            src,
+        )
+    image.array = denoiser.denoise_planes(planes, noise).reshape(arr.shape)
+    set_derivation(image, denoiser)
+    write(dst, image)
+
+
+def set_derivation(image, denoiser) -> None:
+    """Name the model in the output's provenance (DICOM DerivationDescription)."""
+    text = f"medenoise {denoiser.config.method} ({Path(denoiser.source).name})"
+    if isinstance(image.meta, dict):
+        image.meta["derivation"] = text
+    elif hasattr(image.meta, "derivation"):
+        image.meta.derivation = text

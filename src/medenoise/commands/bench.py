@@ -47,6 +47,13 @@ def bench(
     precision: Annotated[
         str, typer.Option(help="32 | bf16 (networks under bfloat16 autocast; for GPUs).")
     ] = "32",
+    stack: Annotated[
+        int,
+        typer.Option(
+            help="Also time the networks on a stack of this many planes of the smallest size, "
+            "sent as batches (what `denoise` does with stacks and volumes; for GPUs)."
+        ),
+    ] = 1,
 ) -> None:
     import torch
 
@@ -70,6 +77,9 @@ def bench(
                 fail(f"--sizes {sizes!r}: expected side lengths like 512,4096")
         plan.onnx = onnx
         plan.precision = precision
+        if stack < 1:
+            fail(f"--stack {stack}: give at least 1")
+        plan.stack = stack
         if width is not None:
             plan.width = width
         if parts:
