@@ -108,3 +108,23 @@ def test_denoise_batch_sends_stack_planes_together(tmp_path, model_file, monkeyp
         "denoise", tmp_path / "s.tif", "-o", tmp_path / "o", "--model", model_file, "--batch", 0
     )
     assert bad.exit_code == 2 and not (tmp_path / "o").exists()
+
+
+def test_denoise_precision_bf16_runs_the_network_in_bfloat16(tmp_path, folder, model_file):
+    outs = {}
+    for precision in ("32", "bf16"):
+        out = tmp_path / precision
+        res = run(
+            "denoise", folder / "0.png", "-o", out, "--model", model_file, "--precision", precision
+        )
+        assert res.exit_code == 0, res.output
+        outs[precision] = np.asarray(PILImage.open(out / "0.png"), dtype=np.int16)
+    diff = np.abs(outs["32"] - outs["bf16"])
+    assert 0 < diff.max() <= 8  # bfloat16 has 8 mantissa bits: close, not identical
+    bad = run("denoise", folder, "-o", tmp_path / "o", "--model", model_file, "--precision", "8")
+    assert bad.exit_code == 2 and "precision" in bad.output
+    bad = run(
+        *("denoise", folder, "-o", tmp_path / "o", "--model", model_file),
+        *("--precision", "bf16", "--backend", "onnx"),
+    )
+    assert bad.exit_code == 2 and "bf16" in bad.output

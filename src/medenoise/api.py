@@ -299,12 +299,14 @@ def load_model(
     trust_pickle: bool = False,
     backend: str = "torch",
     batch: int | None = None,
+    precision: str = "32",
 ) -> ArrayDenoiser:
     """Load a model file (.safetensors written by medenoise), a zoo model or a baseline by name.
 
     `tile` (networks only): tile side for large planes; None chooses it from free memory.
     `backend`: "torch", or "onnx" (ONNX Runtime on CPU, exported once into the cache).
     `batch`: planes or tiles per network call (torch backend); None: automatic (`Denoiser`).
+    `precision`: "32", or "bf16" (torch backend: network under bfloat16 autocast).
     `trust_pickle`: also accept a Lightning `.ckpt` of one's own training run. It is still
     read with torch's weights-only unpickler (no code runs); the flag records the consent.
     """
@@ -322,6 +324,8 @@ def load_model(
     else:
         module = load_module(path, device)
     if backend == "onnx":
+        if precision != "32":
+            raise UserError("--precision bf16 needs --backend torch")
         from medenoise.onnx_backend import OnnxDenoiser, onnx_available
 
         if torch.device(device).type != "cpu":
@@ -334,4 +338,4 @@ def load_model(
     if backend != "torch":
         raise UserError(f"unknown backend {backend!r}: choose torch or onnx")
     module = module.to(memory_format=torch.channels_last)
-    return Denoiser(module, path, device, tile=tile, batch=batch)
+    return Denoiser(module, path, device, tile=tile, batch=batch, precision=precision)

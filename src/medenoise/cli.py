@@ -279,6 +279,13 @@ def denoise(
             min=1,
         ),
     ] = None,
+    precision: Annotated[
+        str,
+        typer.Option(
+            help="32 | bf16: bf16 runs the network's convolutions under bfloat16 autocast "
+            "(GPUs); the noise model and posterior stay float64."
+        ),
+    ] = "32",
     overwrite: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
     skip_bad: Annotated[
         bool,
@@ -326,7 +333,13 @@ def denoise(
         slice_axis = parse_axis(axis)
         part = parse_shard(shard)
         denoiser = load_model(
-            model, device, tile=tile, trust_pickle=trust_pickle, backend=backend, batch=batch
+            model,
+            device,
+            tile=tile,
+            trust_pickle=trust_pickle,
+            backend=backend,
+            batch=batch,
+            precision=precision,
         )
         jobs = output_paths(list_images(inputs), inputs, out)
         if part is not None:
