@@ -136,6 +136,9 @@ def train(
     strategy: Annotated[str | None, typer.Option(help="auto | ddp | ...")] = None,
     precision: Annotated[str | None, typer.Option(help="32-true | bf16-mixed | ...")] = None,
     num_workers: Annotated[int | None, typer.Option(help="Data-loader processes.")] = None,
+    compile_net: Annotated[
+        bool | None, typer.Option("--compile/--no-compile", help="torch.compile the network.")
+    ] = None,
     config: Annotated[
         Path | None, typer.Option(help="YAML recipe; flags override it.", readable=False)
     ] = None,
@@ -184,6 +187,7 @@ def train(
             strategy=strategy,
             precision=precision,
             num_workers=num_workers,
+            compile=compile_net,
         )
         base.update({k: v for k, v in run.items() if v is not None})
         if data:

@@ -78,6 +78,9 @@ class TrainConfig(_Strict):
     num_nodes: int = 1
     strategy: str = "auto"
     precision: str = "32-true"
+    # torch.compile the network for training (GPU; on this 2-core CPU it was slower: 1.44
+    # vs 1.16 s per SSDN step, BENCHMARKS.md)
+    compile: bool = False
     init: str | None = None
     # real Noise2Noise pairs (data/pairs.py): second noisy copies of `data`, matched by
     # relative file path, or `layout: fmd` where two raw frames of one FOV form a pair

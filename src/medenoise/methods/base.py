@@ -104,6 +104,14 @@ class DenoisingMethod(L.LightningModule):
         # channels_last: oneDNN/cuDNN convs run faster in NHWC (SSDN step on CPU: 1.27 →
         # 1.17 s, benchmarks/profile_ssdn_step.py); weights are saved contiguous.
         self.to(memory_format=torch.channels_last)
+        if self.train_config is not None and self.train_config.compile:
+            # Kept outside the module tree (plain attribute), so state_dict keys, checkpoints
+            # and model files are those of the eager net; it shares the net's parameters.
+            self.__dict__["_compiled_net"] = torch.compile(self.net)
+
+    def train_net(self, x: torch.Tensor) -> torch.Tensor:
+        """The network as training runs it: compiled with `compile: true`, else eager."""
+        return self.__dict__.get("_compiled_net", self.net)(x)
 
     @staticmethod
     def nhwc(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -11,4 +11,4 @@ class N2C(PlainUNetMethod):
     def training_loss(self, batch):
         if "clean" not in batch:
             raise ValueError("n2c needs clean training images (data_kind: clean)")
-        return ((self.net(batch["noisy"]) - batch["clean"]) ** 2).mean(), {}
+        return ((self.train_net(batch["noisy"]) - batch["clean"]) ** 2).mean(), {}

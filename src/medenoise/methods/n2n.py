@@ -43,4 +43,4 @@ class N2N(PlainUNetMethod):
     def training_loss(self, batch):
         if "target" not in batch:
             raise ValueError("n2n needs a second noisy copy of each patch (pairs)")
-        return ((self.net(batch["noisy"]) - batch["target"]) ** 2).mean(), {}
+        return ((self.train_net(batch["noisy"]) - batch["target"]) ** 2).mean(), {}

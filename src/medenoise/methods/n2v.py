@@ -28,4 +28,4 @@ class N2V(PlainUNetMethod):
     def training_loss(self, batch):
         y = batch["noisy"]
         masked, mask = n2v_mask(y, self.fraction, generator=self.noise_generator)
-        return masked_mse(self.net(masked), y, mask), {}
+        return masked_mse(self.train_net(masked), y, mask), {}

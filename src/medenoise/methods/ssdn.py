@@ -38,7 +38,7 @@ class SSDN(DenoisingMethod):
 
     def training_loss(self, batch):
         y = batch["noisy"]
-        out = self.net(y)
+        out = self.train_net(y)
         if self.mu_only:
             return ((out - y) ** 2).mean(), {}
         c = self.model_config.channels
