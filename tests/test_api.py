@@ -291,5 +291,22 @@ def test_auto_batch_fills_half_the_free_gpu_memory(monkeypatch):
     assert den.plane_batch(512, 512, 3) == 3  # never more than the stack
     monkeypatch.setattr(api, "available_memory", lambda device=None: 0)
     assert den.plane_batch(512, 512, 100) == 1
+    asked = Denoiser(tiny_module("ssdn"), "m", batch=8)  # CPU, an explicit batch...
+    monkeypatch.setattr(api, "available_memory", lambda device=None: 2 * 100 * 512 * 512 * bpp)
+    assert asked.plane_batch(512, 512, 100) == 8
+    monkeypatch.setattr(api, "available_memory", lambda device=None: 2 * 5 * 512 * 512 * bpp)
+    assert asked.plane_batch(512, 512, 100) == 5  # ...is capped by memory
     with pytest.raises(UserError, match="batch 0"):
         Denoiser(tiny_module("ssdn"), "m", batch=0)
+
+
+def test_tiles_of_a_large_plane_are_batched_too():
+    from medenoise.api import Denoiser
+
+    module = tiny_module("n2c")
+    planes = np.random.default_rng(3).random((1, 150, 1000, 1), dtype=np.float32)
+    one = Denoiser(module, "m", tile=512).denoise_planes(planes)
+    shapes = record_denoise_calls(module)
+    two = Denoiser(module, "m", tile=512, batch=3).denoise_planes(planes)
+    assert shapes == [(3, 1, 160, 512), (1, 1, 160, 512)]  # four tiles, three per call
+    assert np.abs(two - one).max() < 1e-5

@@ -90,9 +90,9 @@ class Denoiser(ArrayDenoiser):
     (`BLIND_SPOT_OVERLAP` or `PLAIN_OVERLAP`), which makes tiled equal untiled within 1e-6.
     `precision`: "32", or "bf16" to run the network's convolutions under bfloat16 autocast
     (GPU speed); the noise model, likelihood and posterior stay float64 (SPEC §3).
-    `batch`: planes (stack slices, volume slices) or tiles per network call; None: 1 on CPU,
-    on CUDA as many whole planes as fit in half the free memory (at most `MAX_AUTO_BATCH`),
-    since one 512² plane leaves most of a large GPU idle.
+    `batch`: planes (stack slices, volume slices) or tiles per network call, at most as many
+    as fit in half the free memory; None: 1 on CPU, up to `MAX_AUTO_BATCH` on CUDA (one 512²
+    plane leaves most of a large GPU idle).
     """
 
     MAX_AUTO_BATCH = 64
@@ -154,17 +154,15 @@ class Denoiser(ArrayDenoiser):
             return self.tile
         bpp = activation_bytes(self.config.width, self.config.channels, blind)
         overlap = self.overlap if blind == self.module.blind_spot else PLAIN_OVERLAP
-        return choose_tile(self.device, bytes_per_pixel=bpp, overlap=overlap, batch=self.batch or 1)
+        return choose_tile(self.device, bytes_per_pixel=bpp, overlap=overlap, batch=1)
 
     def plane_batch(self, ph: int, pw: int, count: int) -> int:
-        """Whole (ph, pw) planes per network call for a stack of `count` (see `batch`)."""
-        if self.batch is not None:
-            return max(1, min(self.batch, count))
-        if self.device.type != "cuda":
-            return 1
+        """(ph, pw) inputs per network call, `count` at most: `batch` (default 1 on CPU,
+        `MAX_AUTO_BATCH` on CUDA), never more than fit in half the free memory."""
+        limit = self.batch or (self.MAX_AUTO_BATCH if self.device.type == "cuda" else 1)
         bpp = activation_bytes(self.config.width, self.config.channels, self.module.blind_spot)
         fit = int(0.5 * available_memory(self.device) // (ph * pw * bpp))
-        return max(1, min(fit, self.MAX_AUTO_BATCH, count))
+        return max(1, min(fit, limit, count))
 
     @torch.inference_mode()
     def denoise_planes(self, planes: np.ndarray, noise: str | None = None) -> np.ndarray:
@@ -232,7 +230,7 @@ class Denoiser(ArrayDenoiser):
                 tile=tile,
                 overlap=self.overlap,
                 square=self.module.blind_spot,
-                batch=self.batch or 1,
+                batch=self.plane_batch(tile, tile, 1 << 20),
                 device=self.device,
             )
 
