@@ -70,7 +70,7 @@ def inference_models(
 ) -> list[tuple[str, object]]:
     """(name, denoiser) pairs: SSDN (eager, and in ONNX Runtime on CPU), the plain U-Net,
     BM3D and VST+BM3D. The networks have random weights (speed does not depend on them; no
-    trained SSDN ships yet) and the shipped model's architecture (width)."""
+    Gaussian SSDN ships yet) and the shipped model's architecture (width)."""
     from medenoise.api import ClassicalDenoiser, Denoiser
     from medenoise.config import ModelConfig
     from medenoise.methods import build_method
