@@ -110,7 +110,8 @@ class TrainConfig(_Strict):
 
     @classmethod
     def from_yaml(cls, path: str | Path, recipe: bool = False) -> TrainConfig:
-        """Load a config; `recipe=True` reads data/val/pairs relative to the file's folder."""
+        """Load a config; `recipe=True` reads data/val/pairs (and a weight-file `init`) relative
+        to the file's folder."""
         try:
             raw = yaml.safe_load(Path(path).read_text())
         except (OSError, yaml.YAMLError) as exc:
@@ -119,6 +120,9 @@ class TrainConfig(_Strict):
             for key in ("data", "val", "pairs"):
                 if isinstance(raw.get(key), list):
                     raw[key] = [_beside(path, p) for p in raw[key]]
+            init = raw.get("init")  # a weight file beside the recipe (a zoo name stays a name)
+            if isinstance(init, str) and init.endswith(".safetensors"):
+                raw["init"] = _beside(path, init)
         return validated(cls, raw, path)
 
 

@@ -137,10 +137,11 @@ class OnnxDenoiser(Denoiser):
         overlap=None,
         threads: int | None = None,
         onnx_path: str | Path | None = None,
+        ensemble: bool = False,
     ):
         import onnxruntime as ort
 
-        super().__init__(module, source, "cpu", tile=tile, overlap=overlap)
+        super().__init__(module, source, "cpu", tile=tile, overlap=overlap, ensemble=ensemble)
         if onnx_path is None:
             onnx_path = cache_dir() / "onnx" / f"{model_digest(module)}.onnx"
         if not Path(onnx_path).is_file():

@@ -50,3 +50,20 @@ def test_train_with_a_recipe_and_no_data_argument(tmp_path):
     assert saved.data == [str(data.resolve())]
     res = runner.invoke(app, ["train", "-o", str(tmp_path / "run2")])
     assert res.exit_code == 2 and "no training data" in res.output
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.stem)
+def test_a_weight_file_init_resolves_beside_the_recipe_and_exists(recipe):
+    cfg = TrainConfig.from_yaml(recipe, recipe=True)
+    if cfg.init is not None and cfg.init.endswith(".safetensors"):
+        assert Path(cfg.init).is_absolute() and Path(cfg.init).is_file(), cfg.init
+
+
+def test_init_names_stay_names_and_weight_files_resolve(tmp_path):
+    recipe = tmp_path / "r" / "x.yaml"
+    recipe.parent.mkdir()
+    recipe.write_text("data: [d]\ninit: w/m.safetensors\n")
+    assert TrainConfig.from_yaml(recipe, recipe=True).init == str(tmp_path / "r/w/m.safetensors")
+    recipe.write_text("data: [d]\ninit: ssdn-pg-fmd\n")
+    assert TrainConfig.from_yaml(recipe, recipe=True).init == "ssdn-pg-fmd"
+    assert TrainConfig.from_yaml(recipe).init == "ssdn-pg-fmd"

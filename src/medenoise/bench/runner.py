@@ -31,7 +31,7 @@ class BenchPlan:
     onnx: bool = True
     tile: int | None = None  # network tile side on large images; None: what the tool picks
     bm3d_tile: int = 1024
-    precision: str = "32"  # "bf16": network convolutions under bfloat16 autocast (GPU)
+    precision: str = "32"  # "bf16": networks under bfloat16 autocast (GPU; CPUs with AMX)
     stack: int = 1  # > 1: also time networks on a stack of planes of sizes[0], batched
     parts: tuple[str, ...] = ("inference", "training", "quality")
 
@@ -147,6 +147,7 @@ def _training(plan: BenchPlan, device: torch.device, log) -> list[dict]:
             steps=plan.train_steps,
             width=plan.width,
             device=device,
+            precision=plan.precision,
         )
         log(f"training {method}: {row['steps_s']:.3f} steps/s")
         rows.append(row)

@@ -67,11 +67,12 @@ def _inference_table(result: dict) -> list[str]:
 def _training_table(result: dict) -> list[str]:
     out = ["", "Training (full optimiser steps, equal patch and batch):", ""]
     out += _table(
-        ["method", "batch × patch²", "steps/s", "MPix/s", "cost vs N2C"],
+        ["method", "batch × patch²", "precision", "steps/s", "MPix/s", "cost vs N2C"],
         [
             [
                 r["method"],
                 f"{r['batch']}×{r['patch']}²",
+                r.get("precision", "32"),
                 r["steps_s"],
                 r["mpix_s"],
                 r["cost_vs_n2c"],

@@ -31,9 +31,18 @@ def patch_batches(batch: int, patch: int, count: int, seed: int = 0) -> list[tor
 
 
 def measure_training(
-    method: str, *, patch: int, batch: int, steps: int, width: int, device: torch.device
+    method: str,
+    *,
+    patch: int,
+    batch: int,
+    steps: int,
+    width: int,
+    device: torch.device,
+    precision: str = "32",
 ) -> dict:
-    """Steps/s and MPix/s of full optimiser steps (noise synthesis, loss, backward, Adam)."""
+    """Steps/s and MPix/s of full optimiser steps (noise synthesis, loss, backward, Adam).
+    `precision` "bf16": the loss under bfloat16 autocast, as `train --precision bf16-mixed`
+    runs it (the likelihood casts to float64 itself)."""
     from medenoise.config import ModelConfig
     from medenoise.methods import build_method
 
@@ -50,7 +59,8 @@ def measure_training(
     def step() -> None:
         clean = batches[state["i"] % len(batches)]
         state["i"] += 1
-        loss, _ = module.training_loss(module.with_noise({"clean": clean}))
+        with torch.autocast(device.type, torch.bfloat16, enabled=precision == "bf16"):
+            loss, _ = module.training_loss(module.with_noise({"clean": clean}))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -67,6 +77,7 @@ def measure_training(
         "patch": patch,
         "batch": batch,
         "width": width,
+        "precision": precision,
         "steps_s": round(1.0 / per_step, 4),
         "mpix_s": batch * patch * patch / per_step / 1e6,
     }

@@ -105,6 +105,13 @@ def evaluate(
         Path | None, typer.Option(help="Write denoised images (16-bit PNG) into this folder.")
     ] = None,
     device: Annotated[str, typer.Option(help="cpu | cuda | cuda:1 ...")] = "cpu",
+    ensemble: Annotated[
+        bool,
+        typer.Option(
+            help="Networks with the geometric self-ensemble (see `denoise --ensemble`); "
+            "their table label gets '+ens'. Baselines are unaffected."
+        ),
+    ] = False,
     progress: Annotated[bool, typer.Option(help="Progress bar on stderr.")] = True,
 ) -> None:
     """Evaluate denoisers (help text: EVALUATE_HELP)."""
@@ -121,7 +128,7 @@ def evaluate(
 
     results = []
     with user_errors():
-        denoisers = [load_model(m, device) for m in model]
+        denoisers = [load_model(m, device, ensemble=ensemble and not _baseline(m)) for m in model]
         labels = _unique([model_label(d) for d in denoisers])
         for label, den in zip(labels, denoisers, strict=True):
             stream, total = build_samples(
@@ -145,6 +152,13 @@ def evaluate(
         return
     typer.echo(format_table(results, eight_bit))
     typer.echo(f"protocol: {PROTOCOL_TEXT}")
+
+
+def _baseline(name: str) -> bool:
+    """True for a training-free baseline named on the command line (not a file)."""
+    from medenoise.methods.baselines import BASELINES
+
+    return name.lower() in BASELINES and not Path(name).exists()
 
 
 def _unique(labels: list[str]) -> list[str]:

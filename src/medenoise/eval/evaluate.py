@@ -101,11 +101,13 @@ def evaluate(
 
 
 def model_label(denoiser) -> str:
-    """Short name of a denoiser for tables: baseline name, or the model file's stem."""
+    """Short name of a denoiser for tables: baseline name, or the model file's stem
+    ('+ens' appended under the self-ensemble)."""
     source = Path(str(denoiser.source))
+    suffix = "+ens" if getattr(denoiser, "ensemble", False) else ""
     if source.suffix == ".safetensors" and source.stem == "model":
-        return source.parent.name  # runs/<name>/model.safetensors → <name>
-    return source.stem if source.suffix else str(denoiser.source)
+        return source.parent.name + suffix  # runs/<name>/model.safetensors → <name>
+    return (source.stem if source.suffix else str(denoiser.source)) + suffix
 
 
 def saved_name(sample_name: str) -> Path:

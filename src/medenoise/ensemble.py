@@ -1,0 +1,52 @@
+"""Geometric self-ensemble: denoise mirrored/rotated copies of the input and average the
+un-transformed estimates (EDSR+'s "+", DnCNN-style test-time augmentation).
+
+The blind-spot network already averages over its 4 internal rotations, so for it the one
+extra view that matters is the mirror image (rotations x mirror = all 8 symmetries of the
+square). A plain U-Net gets all 8. Costs one network call per view.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+View = tuple[Callable[[torch.Tensor], torch.Tensor], Callable[[torch.Tensor], torch.Tensor]]
+
+
+def _rot(k: int, flip: bool) -> View:
+    """(forward, inverse) of 'rotate k quarter turns, after a left-right mirror if `flip`'."""
+
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        x = torch.flip(x, dims=(-1,)) if flip else x
+        return torch.rot90(x, k, dims=(-2, -1)) if k else x
+
+    def inverse(y: torch.Tensor) -> torch.Tensor:
+        y = torch.rot90(y, -k, dims=(-2, -1)) if k else y
+        return torch.flip(y, dims=(-1,)) if flip else y
+
+    return forward, inverse
+
+
+def ensemble_views(blind_spot: bool) -> list[View]:
+    """Identity and mirror for blind-spot nets; the 8 symmetries of the square otherwise."""
+    if blind_spot:
+        return [_rot(0, False), _rot(0, True)]
+    return [_rot(k, flip) for flip in (False, True) for k in range(4)]
+
+
+def ensembled(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, views: list[View]):
+    """Mean over `views` of inverse(fn(forward(x))), accumulated in float32."""
+    total = None
+    for forward, inverse in views:
+        y = inverse(fn(forward(x).contiguous(memory_format=x_format(x)))).float()
+        total = y if total is None else total + y
+    return total / len(views)
+
+
+def x_format(x: torch.Tensor) -> torch.memory_format:
+    """Keep channels_last inputs channels_last after a flip/rotation (CPU fast path)."""
+    if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last):
+        return torch.channels_last
+    return torch.contiguous_format
