@@ -311,7 +311,7 @@ def load_model(
     backend: str = "torch",
     batch: int | None = None,
     precision: str = "32",
-    ensemble: bool = False,
+    ensemble: bool | None = None,
 ) -> ArrayDenoiser:
     """Load a model file (.safetensors written by medenoise), a zoo model or a baseline by name.
 
@@ -319,7 +319,8 @@ def load_model(
     `backend`: "torch", or "onnx" (ONNX Runtime on CPU, exported once into the cache).
     `batch`: planes or tiles per network call (torch backend); None: automatic (`Denoiser`).
     `precision`: "32", or "bf16" (torch backend: network under bfloat16 autocast).
-    `ensemble`: geometric self-ensemble (networks; `Denoiser`), 2× the time for SSDN.
+    `ensemble`: geometric self-ensemble (networks; `Denoiser`), 2× the time for SSDN; None:
+    the zoo entry's default (its `ensemble` field; off for model files).
     `trust_pickle`: also accept a Lightning `.ckpt` of one's own training run. It is still
     read with torch's weights-only unpickler (no code runs); the flag records the consent.
     """
@@ -333,6 +334,10 @@ def load_model(
             raise UserError(f"--ensemble applies to networks, not the {name} baseline")
         return ClassicalDenoiser(name.lower())
 
+    if ensemble is None:
+        from medenoise.zoo import default_ensemble
+
+        ensemble = default_ensemble(name)
     path = resolve_model_path(str(name_or_path))
     if trust_pickle and path.suffix.lower() == ".ckpt":
         module = load_checkpoint(path, device)

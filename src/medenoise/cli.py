@@ -291,13 +291,16 @@ def denoise(
         ),
     ] = "32",
     ensemble: Annotated[
-        bool,
+        bool | None,
         typer.Option(
+            "--ensemble/--no-ensemble",
             help="Geometric self-ensemble: also denoise the mirrored image and average "
             "(all 8 flips/rotations for plain U-Nets). SSDN: 2x the time for ~0.1 dB "
-            "(BENCHMARKS.md)."
+            "(BENCHMARKS.md). Default: the zoo model's setting (`medenoise models`), off "
+            "for model files.",
+            show_default=False,
         ),
-    ] = False,
+    ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
     skip_bad: Annotated[
         bool,

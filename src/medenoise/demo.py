@@ -65,7 +65,7 @@ def run_demo(
             t0 = time.perf_counter()
             outs[label] = (d.denoise(y, spec), time.perf_counter() - t0)
         panels[name] = outs
-    tuned, tune_s = finetune(model, noisy, finetune_steps, seed, log)
+    tuned, tune_s = finetune(model, noisy, finetune_steps, seed, log, den.ensemble)
     for name, clean in images.items():
         t0 = time.perf_counter()
         panels[name]["SSDN fine-tuned"] = (
@@ -101,8 +101,11 @@ def run_demo(
     }
 
 
-def finetune(model: str, noisy: dict[str, np.ndarray], steps: int, seed: int, log):
-    """SSDN fine-tuned on the noisy images only (self-supervised: no clean image used)."""
+def finetune(
+    model: str, noisy: dict[str, np.ndarray], steps: int, seed: int, log, ensemble: bool = False
+):
+    """SSDN fine-tuned on the noisy images only (self-supervised: no clean image used);
+    it denoises with the same self-ensemble setting as `model`, so the gain is like for like."""
     from medenoise.api import load_model
     from medenoise.config import ModelConfig, TrainConfig
     from medenoise.eval.evaluate import save_plane
@@ -133,7 +136,7 @@ def finetune(model: str, noisy: dict[str, np.ndarray], steps: int, seed: int, lo
         log(f"fine-tuning {model} on the noisy images alone: {steps} steps")
         t0 = time.perf_counter()
         path = run_training(cfg, Path(tmp) / "run", progress=False)
-        return load_model(path), time.perf_counter() - t0
+        return load_model(path, ensemble=ensemble), time.perf_counter() - t0
 
 
 def figure(images, panels, rows, path: Path) -> None:

@@ -5,7 +5,8 @@ The blind-spot network already looks in 4 directions (its rotated branches), so 
 input mostly re-orders what the merge head sees; the mirror is the view worth its cost.
 Measured (benchmarks/ensemble_views.py, Set12 01 02 04 05 07, sigma=25, the 12k-step
 width-32 SSDN in configs/zoo/partial; mean PSNR): 1 view 29.867, mirror pair 29.933
-(+0.066), 4 rotations 29.903, all 8 symmetries 29.950 (+0.083 for 4x the mirror pair's time). So SSDN gets the mirror pair; a plain U-Net gets all 8 (cheap).
+(+0.066), 4 rotations 29.903, all 8 symmetries 29.950 (+0.083 for 4x the mirror pair's
+time). So SSDN gets the mirror pair; a plain U-Net gets all 8 (cheap).
 """
 
 from __future__ import annotations

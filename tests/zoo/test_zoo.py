@@ -184,3 +184,20 @@ def test_fine_tune_starts_from_a_zoo_name(tmp_path, monkeypatch):
     key = next(iter(start))
     # one step at a vanishing learning rate: the weights are the zoo model's (fp16-exact)
     assert torch.allclose(start[key], tuned[key], atol=1e-6)
+
+
+def test_a_zoo_entry_can_default_to_the_self_ensemble_and_callers_override_it(
+    tmp_path, monkeypatch
+):
+    from medenoise.api import load_model
+
+    root, run_model, row = _tiny_root(tmp_path)
+    zoo.add_model(run_model, {**row, "ensemble": True}, root)
+    zoo.add_model(run_model, {**row, "name": "tiny-plain"}, root)
+    monkeypatch.setattr(zoo, "_root", lambda: root)
+    assert load_model("tiny-ssdn").ensemble is True
+    assert load_model("tiny-ssdn", ensemble=False).ensemble is False
+    assert load_model("tiny-plain").ensemble is False
+    assert load_model(str(run_model)).ensemble is False  # model files: off unless asked
+    assert load_model(str(run_model), ensemble=True).ensemble is True
+    assert load_model("bm3d").config.method == "bm3d"  # baselines ignore the default

@@ -106,12 +106,15 @@ def evaluate(
     ] = None,
     device: Annotated[str, typer.Option(help="cpu | cuda | cuda:1 ...")] = "cpu",
     ensemble: Annotated[
-        bool,
+        bool | None,
         typer.Option(
+            "--ensemble/--no-ensemble",
             help="Networks with the geometric self-ensemble (see `denoise --ensemble`); "
-            "their table label gets '+ens'. Baselines are unaffected."
+            "their table label gets '+ens'. Baselines are unaffected. Default: each zoo "
+            "model's setting, off for model files.",
+            show_default=False,
         ),
-    ] = False,
+    ] = None,
     progress: Annotated[bool, typer.Option(help="Progress bar on stderr.")] = True,
 ) -> None:
     """Evaluate denoisers (help text: EVALUATE_HELP)."""
@@ -128,7 +131,9 @@ def evaluate(
 
     results = []
     with user_errors():
-        denoisers = [load_model(m, device, ensemble=ensemble and not _baseline(m)) for m in model]
+        denoisers = [
+            load_model(m, device, ensemble=None if _baseline(m) else ensemble) for m in model
+        ]
         labels = _unique([model_label(d) for d in denoisers])
         for label, den in zip(labels, denoisers, strict=True):
             stream, total = build_samples(

@@ -42,6 +42,9 @@ class ZooEntry(BaseModel):
     wall_time: str
     measured: dict[str, float] = Field(default_factory=dict)  # e.g. {"BSD68 σ=25 PSNR": 29.0}
     notes: str = ""
+    # inference default: denoise with the geometric self-ensemble (medenoise.ensemble) unless
+    # the caller says otherwise; the `measured` numbers are taken with this default
+    ensemble: bool = False
 
 
 def _root() -> Path:
@@ -75,6 +78,14 @@ def weights(e: ZooEntry, root: Path | None = None) -> Path:
     if sha256_of(path) != e.sha256:
         raise UserError(f"zoo model {e.name!r}: weights do not match their sha256", path)
     return path
+
+
+def default_ensemble(name_or_path: str, root: Path | None = None) -> bool:
+    """The zoo entry's inference default for the self-ensemble (False for files/baselines)."""
+    if Path(name_or_path).exists():
+        return False
+    e = entry(name_or_path, root)
+    return bool(e and e.ensemble)
 
 
 def resolve(name_or_path: str, root: Path | None = None) -> Path | None:
