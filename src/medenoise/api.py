@@ -324,12 +324,12 @@ def load_model(
     `trust_pickle`: also accept a Lightning `.ckpt` of one's own training run. It is still
     read with torch's weights-only unpickler (no code runs); the flag records the consent.
     """
-    from medenoise.methods.baselines import BASELINES
+    from medenoise.methods.baselines import is_baseline_name
     from medenoise.modelfile import load_checkpoint, load_module
     from medenoise.train import resolve_model_path
 
     name = str(name_or_path)
-    if name.lower() in BASELINES and not Path(name).exists():
+    if is_baseline_name(name):
         if ensemble:
             raise UserError(f"--ensemble applies to networks, not the {name} baseline")
         return ClassicalDenoiser(name.lower())

@@ -43,13 +43,6 @@ def ensembled(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, views
     """Mean over `views` of inverse(fn(forward(x))), accumulated in float32."""
     total = None
     for forward, inverse in views:
-        y = inverse(fn(forward(x).contiguous(memory_format=x_format(x)))).float()
+        y = inverse(fn(forward(x))).float()  # fn lays its input out (Denoiser._to_device)
         total = y if total is None else total + y
     return total / len(views)
-
-
-def x_format(x: torch.Tensor) -> torch.memory_format:
-    """Keep channels_last inputs channels_last after a flip/rotation (CPU fast path)."""
-    if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last):
-        return torch.channels_last
-    return torch.contiguous_format

@@ -128,11 +128,12 @@ def evaluate(
         saved_name,
     )
     from medenoise.eval.evaluate import evaluate as run
+    from medenoise.methods.baselines import is_baseline_name
 
     results = []
     with user_errors():
         denoisers = [
-            load_model(m, device, ensemble=None if _baseline(m) else ensemble) for m in model
+            load_model(m, device, ensemble=None if is_baseline_name(m) else ensemble) for m in model
         ]
         labels = _unique([model_label(d) for d in denoisers])
         for label, den in zip(labels, denoisers, strict=True):
@@ -157,13 +158,6 @@ def evaluate(
         return
     typer.echo(format_table(results, eight_bit))
     typer.echo(f"protocol: {PROTOCOL_TEXT}")
-
-
-def _baseline(name: str) -> bool:
-    """True for a training-free baseline named on the command line (not a file)."""
-    from medenoise.methods.baselines import BASELINES
-
-    return name.lower() in BASELINES and not Path(name).exists()
 
 
 def _unique(labels: list[str]) -> list[str]:

@@ -103,3 +103,10 @@ BASELINES: dict[str, Baseline] = {
     "identity": _identity,
 }
 """Named training-free models usable wherever a model file is (`load_model("bm3d")`)."""
+
+
+def is_baseline_name(name: str) -> bool:
+    """True when `name` means a baseline: one of BASELINES and not an existing file."""
+    from pathlib import Path
+
+    return name.lower() in BASELINES and not Path(name).exists()
