@@ -130,6 +130,10 @@ def train(
     checkpoint_every: Annotated[int | None, typer.Option(help="Checkpoint period, steps.")] = None,
     val_every: Annotated[int | None, typer.Option(help="Validation period, steps.")] = None,
     init: Annotated[str | None, typer.Option(help="Start from this model (fine-tune).")] = None,
+    freeze_net_steps: Annotated[
+        int | None,
+        typer.Option(help="SSDN with a learned level: train only the level for N steps first."),
+    ] = None,
     accelerator: Annotated[str | None, typer.Option(help="cpu | gpu | auto.")] = None,
     devices: Annotated[str | None, typer.Option(help="Devices per node.")] = None,
     num_nodes: Annotated[int | None, typer.Option(help="Nodes.")] = None,
@@ -181,6 +185,7 @@ def train(
             checkpoint_every=checkpoint_every,
             val_every=val_every,
             init=init,
+            freeze_net_steps=freeze_net_steps,
             accelerator=accelerator,
             devices=_devices(devices),
             num_nodes=num_nodes,

@@ -106,17 +106,20 @@ def finetune(
 ):
     """SSDN fine-tuned on the noisy images only (self-supervised: no clean image used);
     it denoises with the same self-ensemble setting as `model`, so the gain is like for like."""
+    import tifffile
+
     from medenoise.api import load_model
     from medenoise.config import ModelConfig, TrainConfig
-    from medenoise.eval.evaluate import save_plane
     from medenoise.train import run_training
 
     base = load_model(model).config
     with tempfile.TemporaryDirectory(prefix="medenoise-demo-") as tmp:
         data = Path(tmp) / "noisy"
         data.mkdir()
-        for name, y in noisy.items():  # 16-bit PNGs keep the noise (clipped to [0, 1])
-            save_plane(data / f"{name.split()[0].lower()}.png", np.clip(y, 0, 1)[..., None])
+        for name, y in noisy.items():
+            # float32 TIFF keeps the noise as drawn: clipping at 0 would half-rectify it in
+            # the black MRI background (mean +σ/√(2π)), which no Gaussian model explains
+            tifffile.imwrite(data / f"{name.split()[0].lower()}.tif", y.astype(np.float32))
         cfg = TrainConfig(
             data=[str(data)],
             data_kind="noisy",

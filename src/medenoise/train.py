@@ -41,22 +41,31 @@ def _quiet_lightning() -> None:
 
 
 def init_weights(module, source: str) -> None:
-    """Start from a model file's weights (fine-tuning); its config must match the run's."""
+    """Start from a model file's weights (fine-tuning or warm start).
+
+    The denoising network must match (method, channels, width, covariance). The noise
+    model and how its level is found may differ: a known-σ model can warm-start a per-image
+    σ model, whose level estimator then starts fresh (its own zero-initialised head)."""
     from medenoise.modelfile import load_module
 
     init = load_module(resolve_model_path(source))
     theirs, ours = init.model_config, module.model_config
-    for key in ("method", "channels", "width", "covariance", "noise_param"):
+    for key in ("method", "channels", "width", "covariance"):
         if getattr(theirs, key) != getattr(ours, key):
             raise UserError(
                 f"--init model has {key}={getattr(theirs, key)!r} but this run "
                 f"uses {getattr(ours, key)!r}",
                 source,
             )
-    state = init.state_dict()
-    module.load_state_dict(
-        {k: v for k, v in state.items() if k in module.state_dict()}, strict=False
-    )
+    mine = module.state_dict()
+    state = {k: v for k, v in init.state_dict().items() if k.startswith("net.") or k in mine}
+    missing = [k for k in state if k not in mine or mine[k].shape != state[k].shape]
+    if missing:
+        raise UserError(f"--init model's network does not fit this run ({missing[0]})", source)
+    module.load_state_dict(state, strict=False)
+    fresh = sorted({k.split(".")[0] for k in mine if k not in state})
+    if fresh:
+        print(f"--init {source}: network loaded; fresh: {', '.join(fresh)}", file=sys.stderr)
 
 
 def resolve_model_path(name_or_path: str) -> Path:

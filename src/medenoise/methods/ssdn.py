@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import torch
+
 from medenoise.methods.base import DenoisingMethod
 from medenoise.nets import BlindSpotUNet
 from medenoise.noise.likelihood import (
@@ -36,9 +38,19 @@ class SSDN(DenoisingMethod):
     def mu_only(self) -> bool:
         return self.model_config.covariance == "mu"
 
+    @property
+    def net_frozen(self) -> bool:
+        """Only the noise level trains now (TrainConfig.freeze_net_steps, learned levels)."""
+        cfg = self.train_config
+        return bool(cfg and self.noise_param.learned and self.global_step < cfg.freeze_net_steps)
+
     def training_loss(self, batch):
         y = batch["noisy"]
-        out = self.train_net(y)
+        if self.net_frozen:
+            with torch.no_grad():
+                out = self.train_net(y)
+        else:
+            out = self.train_net(y)
         if self.mu_only:
             return ((out - y) ** 2).mean(), {}
         c = self.model_config.channels

@@ -1,0 +1,97 @@
+"""`train --init` across noise-level modes: a known-σ model warm-starts a per-image model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from medenoise.config import ModelConfig
+from medenoise.errors import UserError
+from medenoise.methods import build_method
+from medenoise.modelfile import save_model
+from medenoise.train import init_weights
+
+
+def _saved(tmp_path, **kw):
+    torch.manual_seed(0)
+    module = build_method(ModelConfig(method="ssdn", width=8, **kw))
+    with torch.no_grad():  # unlike any fresh net, so loaded weights are recognisable
+        for p in module.parameters():
+            p.add_(0.25)
+    return module, save_model(module, tmp_path / "init.safetensors")
+
+
+def test_a_known_sigma_model_warm_starts_a_per_image_model_network_only(tmp_path, capsys):
+    source, path = _saved(tmp_path, noise="gaussian:25", noise_param="known")
+    torch.manual_seed(1)
+    run = build_method(
+        ModelConfig(method="ssdn", width=8, noise="gaussian:5-50", noise_param="per-image")
+    )
+    fresh_estimator = {
+        k: v.clone() for k, v in run.state_dict().items() if k.startswith("noise_param.")
+    }
+    assert fresh_estimator  # the per-image model has an estimator to keep fresh
+    init_weights(run, str(path))
+    theirs, ours = source.state_dict(), run.state_dict()
+    net_keys = [k for k in theirs if k.startswith("net.")]
+    assert net_keys and all(torch.equal(ours[k], theirs[k].to(ours[k].dtype)) for k in net_keys)
+    for k, v in fresh_estimator.items():  # zero-initialised head stays zero: θ = 0 at start
+        assert torch.equal(ours[k], v)
+    assert "fresh: noise_param" in capsys.readouterr().err
+
+
+def test_a_per_image_model_continues_with_its_estimator(tmp_path):
+    source, path = _saved(tmp_path, noise="gaussian:5-50", noise_param="per-image")
+    run = build_method(
+        ModelConfig(method="ssdn", width=8, noise="gaussian:5-50", noise_param="per-image")
+    )
+    init_weights(run, str(path))
+    for k, v in source.state_dict().items():
+        assert torch.equal(run.state_dict()[k], v), k
+
+
+@pytest.mark.parametrize("change", [{"width": 16}, {"covariance": "diag"}, {"method": "n2c"}])
+def test_a_different_network_is_refused_with_the_file_named(tmp_path, change):
+    _, path = _saved(tmp_path, noise="gaussian:25")
+    cfg = dict(method="ssdn", width=8, noise="gaussian:25") | change
+    with pytest.raises(UserError) as err:
+        init_weights(build_method(ModelConfig(**cfg)), str(path))
+    assert str(path) in str(err.value)
+    assert next(iter(change)) in str(err.value)
+
+
+@pytest.mark.parametrize("freeze", [0, 2])
+def test_freeze_net_steps_trains_only_the_level_estimator_first(tmp_path, freeze):
+    from PIL import Image
+
+    from medenoise.config import TrainConfig
+    from medenoise.modelfile import load_module
+    from medenoise.train import run_training
+
+    source, path = _saved(tmp_path, noise="gaussian:25", noise_param="known")
+    data = tmp_path / "clean"
+    data.mkdir()
+    rng = np.random.default_rng(0)
+    Image.fromarray((rng.random((64, 64)) * 255).astype(np.uint8)).save(data / "a.png")
+    cfg = TrainConfig(
+        data=[str(data)],
+        init=str(path),
+        steps=2,
+        batch_size=1,
+        patch=32,
+        lr=1e-2,
+        rampup=0.0,
+        rampdown=0.0,
+        checkpoint_every=2,
+        val_every=2,
+        accelerator="cpu",
+        freeze_net_steps=freeze,
+        model=ModelConfig(method="ssdn", width=8, noise="gaussian:5-50", noise_param="per-image"),
+    )
+    tuned = load_module(run_training(cfg, tmp_path / "run", progress=False)).state_dict()
+    start = source.state_dict()
+    net_moved = any(not torch.equal(tuned[k], start[k]) for k in start if k.startswith("net."))
+    head = "noise_param.estimator.net.head.2.conv.weight"
+    assert head in tuned and tuned[head].abs().max() > 0  # the estimator trained either way
+    assert net_moved == (freeze == 0)
