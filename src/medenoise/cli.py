@@ -134,6 +134,13 @@ def train(
         int | None,
         typer.Option(help="SSDN with a learned level: train only the level for N steps first."),
     ] = None,
+    level_from_synthesis: Annotated[
+        bool | None,
+        typer.Option(
+            "--level-from-synthesis/--level-from-likelihood",
+            help="SSDN per-image level on synthetic noise: learn it from the true level.",
+        ),
+    ] = None,
     accelerator: Annotated[str | None, typer.Option(help="cpu | gpu | auto.")] = None,
     devices: Annotated[str | None, typer.Option(help="Devices per node.")] = None,
     num_nodes: Annotated[int | None, typer.Option(help="Nodes.")] = None,
@@ -185,6 +192,7 @@ def train(
             checkpoint_every=checkpoint_every,
             val_every=val_every,
             init=init,
+            level_from_synthesis=level_from_synthesis,
             freeze_net_steps=freeze_net_steps,
             accelerator=accelerator,
             devices=_devices(devices),

@@ -82,10 +82,14 @@ class TrainConfig(_Strict):
     # vs 1.16 s per SSDN step, BENCHMARKS.md)
     compile: bool = False
     init: str | None = None
+    # SSDN per-image level on synthetic noise (clean data): the prior trains with the true
+    # level and the estimator learns it by squared log error. The paper's joint likelihood
+    # leaves a Gaussian σ weakly identifiable (σ² and the prior variance add up): from a warm
+    # start σ̂ settled at 0.4× the true σ (Set12 crops, 1,000 steps). Noisy data: the paper's.
+    level_from_synthesis: bool = False
     # SSDN with a learned level: train only the level (global θ or per-image estimator) for
-    # the first N steps. A warm-started prior net otherwise absorbs the noise into Σ_x at
-    # once and the level stays at its start (measured: σ̂ 4.9→5.7/255 in 450 steps, true
-    # 5-50); with the net frozen the estimator tracks σ within 25 steps.
+    # the first N steps, so a warm-started prior net does not absorb the noise into Σ_x before
+    # the fresh estimator has learned anything (frozen, σ̂ tracked σ within ~25 steps).
     freeze_net_steps: int = Field(0, ge=0)
     # real Noise2Noise pairs (data/pairs.py): second noisy copies of `data`, matched by
     # relative file path, or `layout: fmd` where two raw frames of one FOV form a pair

@@ -44,6 +44,16 @@ class SSDN(DenoisingMethod):
         cfg = self.train_config
         return bool(cfg and self.noise_param.learned and self.global_step < cfg.freeze_net_steps)
 
+    def supervises_level(self, true) -> bool:
+        """TrainConfig.level_from_synthesis applies: per-image mode, synthesised noise."""
+        cfg = self.train_config
+        return bool(
+            cfg
+            and cfg.level_from_synthesis
+            and true is not None
+            and self.noise_param.mode == "per-image"
+        )
+
     def training_loss(self, batch):
         y = batch["noisy"]
         if self.net_frozen:
@@ -55,10 +65,20 @@ class SSDN(DenoisingMethod):
             return ((out - y) ** 2).mean(), {}
         c = self.model_config.channels
         prior = prior_from_head(out, c, self.model_config.covariance)
-        params = self.noise_param(y, batch.get("params"))
+        true = batch.get("params")
+        params = self.noise_param(y, true)
+        logs = {}
+        if self.supervises_level(true):
+            true = true.to(params)
+            err = (params.clamp_min(1e-6).log() - true.clamp_min(1e-6).log()) ** 2
+            var_n = self.noise.variance(prior.mu, true)
+            loss = paper_loss(negative_log_likelihood(y, prior, var_n), c).mean() + err.mean()
+            logs["level_log_error"] = err.mean().sqrt().float()
+            for i, name in enumerate(self.noise.param_names):
+                logs[f"noise_{name}"] = params[:, i].mean().float()
+            return loss.float(), logs
         var_n = self.noise.variance(prior.mu, params)
         loss = paper_loss(negative_log_likelihood(y, prior, var_n), c).mean()
-        logs = {}
         if self.noise_param.learned:
             for i, name in enumerate(self.noise.param_names):
                 logs[f"noise_{name}"] = params[:, i].mean().float()
