@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 
 from medenoise.methods.base import DenoisingMethod
@@ -56,10 +58,7 @@ class SSDN(DenoisingMethod):
 
     def training_loss(self, batch):
         y = batch["noisy"]
-        if self.net_frozen:
-            with torch.no_grad():
-                out = self.train_net(y)
-        else:
+        with torch.no_grad() if self.net_frozen else contextlib.nullcontext():
             out = self.train_net(y)
         if self.mu_only:
             return ((out - y) ** 2).mean(), {}
@@ -67,23 +66,21 @@ class SSDN(DenoisingMethod):
         prior = prior_from_head(out, c, self.model_config.covariance)
         true = batch.get("params")
         params = self.noise_param(y, true)
-        logs = {}
-        if self.supervises_level(true):
+        supervised = self.supervises_level(true)
+        if supervised:
             true = true.to(params)
-            err = (params.clamp_min(1e-6).log() - true.clamp_min(1e-6).log()) ** 2
-            var_n = self.noise.variance(prior.mu, true)
-            loss = paper_loss(negative_log_likelihood(y, prior, var_n), c).mean() + err.mean()
-            logs["level_log_error"] = err.mean().sqrt().float()
-            for i, name in enumerate(self.noise.param_names):
-                logs[f"noise_{name}"] = params[:, i].mean().float()
-            return loss.float(), logs
-        var_n = self.noise.variance(prior.mu, params)
+        var_n = self.noise.variance(prior.mu, true if supervised else params)
         loss = paper_loss(negative_log_likelihood(y, prior, var_n), c).mean()
+        logs = {}
         if self.noise_param.learned:
             for i, name in enumerate(self.noise.param_names):
                 logs[f"noise_{name}"] = params[:, i].mean().float()
-            if self.noise.regularised:
-                loss = loss - self.noise.regulariser(var_n)
+        if supervised:  # the estimator learns the synthesised level; the prior sees the truth
+            err = (params.clamp_min(1e-6).log() - true.clamp_min(1e-6).log()) ** 2
+            loss = loss + err.mean()
+            logs["level_log_error"] = err.mean().sqrt().float()
+        elif self.noise_param.learned and self.noise.regularised:
+            loss = loss - self.noise.regulariser(var_n)
         return loss.float(), logs
 
     def denoise(self, y, params=None):
