@@ -12,16 +12,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
 import torch
-from PIL import Image
 
+from medenoise.data.io import read
+from medenoise.eval.metrics import psnr
 from medenoise.modelfile import load_module
 from medenoise.noise.likelihood import posterior_mean, prior_from_head
-
-
-def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-    return float(10 * np.log10(1.0 / ((a - b) ** 2).mean().item()))
 
 
 def main() -> None:
@@ -36,14 +32,16 @@ def main() -> None:
     sigma = args.sigma / 255
     g = torch.Generator().manual_seed(0)
     for path in args.images:
-        x = torch.from_numpy(np.asarray(Image.open(path), np.float32) / 255)[None, None]
+        x = torch.from_numpy(read(path).array).permute(2, 0, 1)[None]  # (1, C, H, W)
         y = x + sigma * torch.randn(x.shape, generator=g)
         with torch.inference_mode():
-            prior = prior_from_head(m.net(y), 1, m.model_config.covariance)
+            cfg = m.model_config
+            prior = prior_from_head(m.net(y), cfg.channels, cfg.covariance)
             est = m.noise_param(y)
             levels = (est, torch.full_like(est, sigma))
             scores = [
-                psnr(posterior_mean(y, prior, m.noise.variance(prior.mu, p)), x) for p in levels
+                psnr(posterior_mean(y, prior, m.noise.variance(prior.mu, p)).numpy(), x.numpy())
+                for p in levels
             ]
         print(
             f"{path.name}  sigma_hat {est.item() * 255:.1f}"
