@@ -141,6 +141,13 @@ def train(
             help="SSDN per-image level on synthetic noise: learn it from the true level.",
         ),
     ] = None,
+    balance_noise_levels: Annotated[
+        bool | None,
+        typer.Option(
+            "--balance-noise-levels/--no-balance-noise-levels",
+            help="SSDN over a level range: weight the NLL by σ_y so high noise trains as fast.",
+        ),
+    ] = None,
     accelerator: Annotated[str | None, typer.Option(help="cpu | gpu | auto.")] = None,
     devices: Annotated[str | None, typer.Option(help="Devices per node.")] = None,
     num_nodes: Annotated[int | None, typer.Option(help="Nodes.")] = None,
@@ -194,6 +201,7 @@ def train(
             init=init,
             level_from_synthesis=level_from_synthesis,
             freeze_net_steps=freeze_net_steps,
+            balance_noise_levels=balance_noise_levels,
             accelerator=accelerator,
             devices=_devices(devices),
             num_nodes=num_nodes,

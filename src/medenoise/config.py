@@ -91,6 +91,10 @@ class TrainConfig(_Strict):
     # the first N steps, so a warm-started prior net does not absorb the noise into Σ_x before
     # the fresh estimator has learned anything (frozen, σ̂ tracked σ within ~25 steps).
     freeze_net_steps: int = Field(0, ge=0)
+    # SSDN over a level range: weight each pixel's NLL by its σ_y (detached), so the noisiest
+    # patches, whose μ-gradient is ~σ_y⁻¹, teach the prior as much per step as the cleanest
+    # (noise/likelihood.py level_balance_weight); the per-pixel optimum is unchanged
+    balance_noise_levels: bool = False
     # real Noise2Noise pairs (data/pairs.py): second noisy copies of `data`, matched by
     # relative file path, or `layout: fmd` where two raw frames of one FOV form a pair
     pairs: list[str] = Field(default_factory=list)

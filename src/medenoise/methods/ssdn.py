@@ -10,6 +10,7 @@ from medenoise.methods.base import DenoisingMethod
 from medenoise.nets import BlindSpotUNet
 from medenoise.noise.likelihood import (
     head_channels,
+    level_balance_weight,
     negative_log_likelihood,
     paper_loss,
     posterior_mean,
@@ -70,7 +71,10 @@ class SSDN(DenoisingMethod):
         if supervised:
             true = true.to(params)
         var_n = self.noise.variance(prior.mu, true if supervised else params)
-        loss = paper_loss(negative_log_likelihood(y, prior, var_n), c).mean()
+        loss = paper_loss(negative_log_likelihood(y, prior, var_n), c)
+        if self.train_config and self.train_config.balance_noise_levels:
+            loss = loss * level_balance_weight(prior, var_n)
+        loss = loss.mean()
         logs = {}
         if self.noise_param.learned:
             for i, name in enumerate(self.noise.param_names):
