@@ -72,6 +72,19 @@ def test_train_user_errors(tmp_path, gray_png):
         ),
         "known",
     )
+    one_error_line(
+        run(
+            "train",
+            gray_png.parent,
+            "-o",
+            tmp_path / "r",
+            "--method",
+            "n2v",
+            "--balance-noise-levels",
+        ),
+        "--balance-noise-levels",
+        "n2v",
+    )
     assert not (tmp_path / "r" / "config.yaml").exists(), "option errors come before writing"
 
 

@@ -143,6 +143,11 @@ def check_run(cfg: TrainConfig) -> None:
             "--noise-param known on real noisy data needs a single noise level "
             "(e.g. gaussian:25); or learn it with --noise-param global|per-image"
         )
+    if cfg.balance_noise_levels and (model.method != "ssdn" or model.covariance == "mu"):
+        raise UserError(
+            "--balance-noise-levels weights the SSDN likelihood; "
+            f"{model.method} with covariance {model.covariance} has none"
+        )
     if model.method == "n2c" and cfg.data_kind != "clean":
         raise UserError("n2c is supervised: it needs clean training images")
 
