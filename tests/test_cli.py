@@ -40,50 +40,21 @@ def one_error_line(result, *needles):
 
 
 def test_train_user_errors(tmp_path, gray_png):
+    def train(*extra):
+        return run("train", gray_png.parent, "-o", tmp_path / "r", *extra)
+
     one_error_line(
         run("train", tmp_path / "nope", "-o", tmp_path / "r", "--noise", "gaussian:25"),
         "no such file",
     )
+    one_error_line(train("--noise", "laplace:3"), "unknown kind")
+    one_error_line(train("--noise", "gaussian"), "no level")
+    one_error_line(train("--patch", "50"), "multiple of 32")
+    one_error_line(train("--method", "magic"), "method")
+    one_error_line(train("--resume"), "nothing to resume")
+    one_error_line(train("--method", "n2v", "--noise-param", "global"), "known")
     one_error_line(
-        run("train", gray_png.parent, "-o", tmp_path / "r", "--noise", "laplace:3"), "unknown kind"
-    )
-    one_error_line(
-        run("train", gray_png.parent, "-o", tmp_path / "r", "--noise", "gaussian"), "no level"
-    )
-    one_error_line(
-        run("train", gray_png.parent, "-o", tmp_path / "r", "--patch", "50"), "multiple of 32"
-    )
-    one_error_line(
-        run("train", gray_png.parent, "-o", tmp_path / "r", "--method", "magic"), "method"
-    )
-    one_error_line(
-        run("train", gray_png.parent, "-o", tmp_path / "r", "--resume"), "nothing to resume"
-    )
-    one_error_line(
-        run(
-            "train",
-            gray_png.parent,
-            "-o",
-            tmp_path / "r",
-            "--method",
-            "n2v",
-            "--noise-param",
-            "global",
-        ),
-        "known",
-    )
-    one_error_line(
-        run(
-            "train",
-            gray_png.parent,
-            "-o",
-            tmp_path / "r",
-            "--method",
-            "n2v",
-            "--balance-noise-levels",
-        ),
-        "--balance-noise-levels",
-        "n2v",
+        train("--method", "n2v", "--balance-noise-levels"), "--balance-noise-levels", "n2v"
     )
     assert not (tmp_path / "r" / "config.yaml").exists(), "option errors come before writing"
 

@@ -93,8 +93,10 @@ def level_balance_weight(prior: Prior, var_n: torch.Tensor) -> torch.Tensor:
     patches teach the prior ~8x less per step (mean 1/σ_y, stage-1 gauss5-50 prior on BSD400
     crops: σ_y ≈ 6 at σ=5, 51 at σ=50); weighting by σ_y evens that out. Detached and
     positive, it leaves each pixel's optimum (μ = E[x], Σ_y = E[d²]) where it was."""
-    var_x = prior.cov if prior.diagonal else torch.diagonal(prior.cov, dim1=-2, dim2=-1)
-    var_x = var_x.mean(dim=1) if prior.diagonal else var_x.mean(dim=-1)
+    if prior.diagonal:
+        var_x = prior.cov.mean(dim=1)
+    else:
+        var_x = torch.diagonal(prior.cov, dim1=-2, dim2=-1).mean(dim=-1)
     return ((var_x + var_n.mean(dim=1)).sqrt() / BALANCE_REF_STD).detach()
 
 
