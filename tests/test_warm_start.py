@@ -51,7 +51,7 @@ def test_a_per_image_model_continues_with_its_estimator(tmp_path):
         assert torch.equal(run.state_dict()[k], v), k
 
 
-@pytest.mark.parametrize("change", [{"width": 16}, {"covariance": "diag"}, {"method": "n2c"}])
+@pytest.mark.parametrize("change", [{"width": 4}, {"covariance": "diag"}, {"method": "n2c"}])
 def test_a_different_network_is_refused_with_the_file_named(tmp_path, change):
     _, path = _saved(tmp_path, noise="gaussian:25")
     cfg = dict(method="ssdn", width=8, noise="gaussian:25") | change

@@ -43,7 +43,8 @@ def _quiet_lightning() -> None:
 def init_weights(module, source: str) -> None:
     """Start from a model file's weights (fine-tuning or warm start).
 
-    The denoising network must match (method, channels, width, covariance). The noise
+    The denoising network must match (method, channels, covariance) and be no wider. A
+    narrower one is widened so that it computes the same function (nets/widen.py). The noise
     model and how its level is found may differ: a known-σ model can warm-start a per-image
     σ model, whose level estimator then starts fresh (its own zero-initialised head)."""
     from medenoise.modelfile import load_module
@@ -51,7 +52,9 @@ def init_weights(module, source: str) -> None:
     init = load_module(resolve_model_path(source))
     theirs, ours = init.model_config, module.model_config
     for key in ("method", "channels", "width", "covariance"):
-        if getattr(theirs, key) != getattr(ours, key):
+        if getattr(theirs, key) != getattr(ours, key) and not (
+            key == "width" and theirs.width < ours.width
+        ):
             raise UserError(
                 f"--init model has {key}={getattr(theirs, key)!r} but this run "
                 f"uses {getattr(ours, key)!r}",
@@ -59,6 +62,13 @@ def init_weights(module, source: str) -> None:
             )
     mine = module.state_dict()
     state = {k: v for k, v in init.state_dict().items() if k.startswith("net.") or k in mine}
+    if theirs.width < ours.width:
+        state = _widened(state, mine, module, theirs.width)
+        print(
+            f"--init {source}: width {theirs.width} widened to {ours.width} "
+            "(same function at start; new channels from a fresh init)",
+            file=sys.stderr,
+        )
     missing = [k for k in state if k not in mine or mine[k].shape != state[k].shape]
     if missing:
         raise UserError(f"--init model's network does not fit this run ({missing[0]})", source)
@@ -66,6 +76,24 @@ def init_weights(module, source: str) -> None:
     fresh = sorted({k.split(".")[0] for k in mine if k not in state})
     if fresh:
         print(f"--init {source}: network loaded; fresh: {', '.join(fresh)}", file=sys.stderr)
+
+
+def _widened(state: dict, mine: dict, module, old_width: int) -> dict:
+    """`state` with its denoising network embedded into this run's wider one."""
+    from medenoise.nets.blindspot import BlindSpotUNet
+    from medenoise.nets.widen import widen_state
+
+    net = {k: v for k, v in state.items() if k.startswith("net.")}
+    wide = widen_state(
+        net,
+        mine,
+        channels=module.model_config.channels,
+        old_width=old_width,
+        new_width=module.model_config.width,
+        blind=isinstance(module.net, BlindSpotUNet),
+        out_channels=module.net.out_channels,
+    )
+    return {k: v for k, v in state.items() if not k.startswith("net.")} | wide
 
 
 def resolve_model_path(name_or_path: str) -> Path:

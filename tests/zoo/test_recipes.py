@@ -67,3 +67,16 @@ def test_init_names_stay_names_and_weight_files_resolve(tmp_path):
     recipe.write_text("data: [d]\ninit: ssdn-pg-fmd\n")
     assert TrainConfig.from_yaml(recipe, recipe=True).init == "ssdn-pg-fmd"
     assert TrainConfig.from_yaml(recipe).init == "ssdn-pg-fmd"
+
+
+WARM_STARTED = [r for r in RECIPES if "init:" in r.read_text()]
+
+
+@pytest.mark.parametrize("recipe", WARM_STARTED, ids=lambda p: p.stem)
+def test_a_recipes_init_fits_its_network(recipe):
+    """The warm start loads into the network the recipe builds (widened where it is wider)."""
+    from medenoise.methods import build_method
+    from medenoise.train import init_weights
+
+    cfg = TrainConfig.from_yaml(recipe, recipe=True)
+    init_weights(build_method(cfg.model, cfg), cfg.init)
