@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -149,6 +150,21 @@ def denoise(
         ),
     ] = False,
     device: Annotated[str, typer.Option(help="cpu | cuda | cuda:1 ...")] = "cpu",
+    adapt: Annotated[
+        int,
+        typer.Option(
+            help="Fine-tune the model STEPS steps on these noisy inputs first (self-supervised: "
+            "no clean image; SSDN and Noise2Void models only), then denoise them with the "
+            "result. Fits a pretrained model to your modality (medenoise demo: MRI 30.84 -> "
+            "31.95 dB after 40 steps). 0: off.",
+            metavar="STEPS",
+            min=0,
+        ),
+    ] = 0,
+    adapt_lr: Annotated[
+        float,
+        typer.Option(help="Learning rate of --adapt: flat, then down to 0 over the second half."),
+    ] = 1e-4,
     backend: Annotated[
         str,
         typer.Option(
@@ -178,20 +194,28 @@ def denoise(
         vrange = parse_range(value_range)
         slice_axis = parse_axis(axis)
         part = parse_shard(shard)
-        denoiser = load_model(
-            model,
-            device,
-            tile=tile,
-            trust_pickle=trust_pickle,
-            backend=backend,
-            batch=batch,
-            precision=precision,
-            ensemble=ensemble,
-        )
         jobs = output_paths(list_images(inputs), inputs, out)
         if part is not None:
             jobs = jobs[part[0] :: part[1]]
-    options = dict(noise=noise, overwrite=overwrite, value_range=vrange, axis=slice_axis)
+        options = dict(noise=noise, overwrite=overwrite, value_range=vrange, axis=slice_axis)
+        loading = dict(
+            tile=tile, trust_pickle=trust_pickle, backend=backend, batch=batch, precision=precision
+        )
+        if adapt:
+            with tempfile.TemporaryDirectory(prefix="medenoise-adapt-") as tmp:
+                from medenoise.adapt import adapt_model
+                from medenoise.zoo import default_ensemble
+
+                adapted = adapt_model(
+                    model, [job[0] for job in jobs], adapt, Path(tmp), noise=noise,
+                    value_range=vrange, lr=adapt_lr, device=device, precision=precision,
+                )  # fmt: skip
+                if ensemble is None:  # the adapted file keeps the zoo model's default
+                    ensemble = default_ensemble(model)
+                denoiser = load_model(adapted, device, ensemble=ensemble, **loading)
+                process_files(jobs, lambda job: denoise_file(denoiser, *job, **options), skip_bad)
+            return
+        denoiser = load_model(model, device, ensemble=ensemble, **loading)
     process_files(jobs, lambda job: denoise_file(denoiser, *job, **options), skip_bad)
 
 

@@ -108,11 +108,9 @@ def finetune(
     it denoises with the same self-ensemble setting as `model`, so the gain is like for like."""
     import tifffile
 
+    from medenoise.adapt import adapt_model
     from medenoise.api import load_model
-    from medenoise.config import ModelConfig, TrainConfig
-    from medenoise.train import run_training
 
-    base = load_model(model).config
     with tempfile.TemporaryDirectory(prefix="medenoise-demo-") as tmp:
         data = Path(tmp) / "noisy"
         data.mkdir()
@@ -120,25 +118,9 @@ def finetune(
             # float32 TIFF keeps the noise as drawn: clipping at 0 would half-rectify it in
             # the black MRI background (mean +σ/√(2π)), which no Gaussian model explains
             tifffile.imwrite(data / f"{name.split()[0].lower()}.tif", y.astype(np.float32))
-        cfg = TrainConfig(
-            data=[str(data)],
-            data_kind="noisy",
-            init=model,
-            steps=steps,
-            batch_size=4,
-            patch=64,
-            lr=1e-4,
-            rampup=0.0,
-            rampdown=0.5,
-            seed=seed,
-            checkpoint_every=steps,
-            val_every=steps,
-            accelerator="cpu",
-            model=ModelConfig(**{**base.model_dump(), "training": {}}),
-        )
         log(f"fine-tuning {model} on the noisy images alone: {steps} steps")
         t0 = time.perf_counter()
-        path = run_training(cfg, Path(tmp) / "run", progress=False)
+        path = adapt_model(model, [data], steps, Path(tmp), seed=seed, progress=False)
         return load_model(path, ensemble=ensemble), time.perf_counter() - t0
 
 

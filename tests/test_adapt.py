@@ -1,0 +1,89 @@
+"""`denoise --adapt`: self-supervised fine-tuning on the inputs themselves, then denoising."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tifffile
+import torch
+from skimage import data
+from typer.testing import CliRunner
+
+from medenoise.adapt import adapt_model
+from medenoise.api import load_model
+from medenoise.cli import app
+from medenoise.config import ModelConfig
+from medenoise.errors import UserError
+from medenoise.eval.metrics import psnr
+from medenoise.methods import build_method
+from medenoise.modelfile import save_model
+
+runner = CliRunner()
+
+
+@pytest.fixture()
+def noisy_scene(tmp_path):
+    """A 128² camera crop with σ=25 noise, as float32 TIFF (unclipped), and its clean copy."""
+    clean = data.camera()[64:192, 160:288].astype(np.float32) / 255
+    noisy = clean + np.random.default_rng(0).normal(0, 25 / 255, clean.shape).astype(np.float32)
+    path = tmp_path / "in" / "scan.tif"
+    path.parent.mkdir()
+    tifffile.imwrite(path, noisy)
+    return path, clean
+
+
+def _denoise(tmp_path, src, model, name, *extra):
+    out = tmp_path / name
+    res = runner.invoke(app, ["denoise", str(src), "-o", str(out), "--model", str(model), *extra])
+    return res, out / src.name
+
+
+def test_adapt_learns_from_the_noisy_input_and_leaves_it_untouched(tmp_path, noisy_scene):
+    src, clean = noisy_scene
+    before = src.read_bytes()
+    torch.manual_seed(0)  # an untrained prior: only what --adapt learns can denoise
+    model = save_model(
+        build_method(ModelConfig(method="ssdn", noise="gaussian:25", width=8)), tmp_path / "m.st"
+    )
+    res0, plain = _denoise(tmp_path, src, model, "plain")
+    res1, adapted = _denoise(tmp_path, src, model, "adapted", "--adapt", "40", "--adapt-lr", "3e-3")
+    assert res0.exit_code == 0 and res1.exit_code == 0, res0.output + res1.output
+    assert "adapting" in res1.output and "40 self-supervised steps" in res1.output
+    p0 = psnr(tifffile.imread(plain), clean)
+    p1 = psnr(tifffile.imread(adapted), clean)
+    print(f"untrained {p0:.2f} dB, adapted {p1:.2f} dB")
+    assert p1 > p0 + 2, (p0, p1)
+    assert src.read_bytes() == before
+    assert sorted(p.name for p in (tmp_path / "adapted").iterdir()) == ["scan.tif"]
+
+
+def test_adapted_model_keeps_the_config_and_takes_the_given_level(
+    tmp_path, noisy_scene, model_file
+):
+    src, _ = noisy_scene
+    path = adapt_model(str(model_file), [src], 2, tmp_path, noise="gaussian:10", progress=False)
+    base, tuned = load_model(model_file), load_model(path)
+    assert tuned.config.method == "ssdn" and tuned.config.width == base.config.width
+    assert tuned.config.noise == "gaussian:10" and base.config.noise == "gaussian:25"
+    a, b = base.module.state_dict(), tuned.module.state_dict()
+    assert any(not torch.equal(a[k], b[k].to(a[k].dtype)) for k in a)
+    with pytest.raises(UserError, match="gaussian level"):
+        adapt_model(str(model_file), [src], 2, tmp_path / "x", noise="poisson:30", progress=False)
+    with pytest.raises(UserError, match="gaussian level"):
+        adapt_model(str(model_file), [src], 2, tmp_path / "y", noise="gaussian:5-50")
+
+
+@pytest.mark.parametrize("kind", ["n2c", "bm3d"])
+def test_adapt_refuses_models_that_cannot_learn_from_noise_alone(tmp_path, noisy_scene, kind):
+    src, _ = noisy_scene
+    model = kind
+    if kind == "n2c":
+        torch.manual_seed(0)
+        cfg = ModelConfig(method="n2c", noise="gaussian:25", width=8)
+        model = save_model(build_method(cfg), tmp_path / "n2c.safetensors")
+    res, out = _denoise(tmp_path, src, model, "out", "--adapt", "5")
+    assert res.exit_code == 2, res.output
+    errors = [ln for ln in res.output.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1
+    assert ("self-supervised" if kind == "n2c" else "baseline") in errors[0]
+    assert not out.exists()
