@@ -201,7 +201,7 @@ def denoise(
         loading = dict(
             tile=tile, trust_pickle=trust_pickle, backend=backend, batch=batch, precision=precision
         )
-        if adapt:
+        if adapt and jobs:
             with tempfile.TemporaryDirectory(prefix="medenoise-adapt-") as tmp:
                 from medenoise.adapt import adapt_model
                 from medenoise.zoo import default_ensemble
