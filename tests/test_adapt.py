@@ -9,7 +9,7 @@ import torch
 from skimage import data
 from typer.testing import CliRunner
 
-from medenoise.adapt import adapt_model
+from medenoise.adaptation import adapt_model
 from medenoise.api import load_model
 from medenoise.cli import app
 from medenoise.config import ModelConfig
@@ -87,3 +87,19 @@ def test_adapt_refuses_models_that_cannot_learn_from_noise_alone(tmp_path, noisy
     assert len(errors) == 1
     assert ("self-supervised" if kind == "n2c" else "baseline") in errors[0]
     assert not out.exists()
+
+
+def test_python_adapt_takes_arrays_and_returns_a_denoiser(tmp_path, noisy_scene, model_file):
+    import medenoise
+
+    src, clean = noisy_scene
+    noisy = tifffile.imread(src)
+    as_uint8 = (np.clip(noisy, 0, 1) * 255).round().astype(np.uint8)
+    tuned = medenoise.adapt(str(model_file), [noisy, as_uint8], 2)
+    base = load_model(model_file)
+    assert tuned.config.method == "ssdn" and tuned.config.noise == base.config.noise
+    out = tuned.denoise(noisy)
+    assert out.shape == noisy.shape and out.dtype == noisy.dtype
+    assert not np.allclose(out, base.denoise(noisy))
+    with pytest.raises(UserError, match="baseline"):
+        medenoise.adapt("bm3d", [noisy], 2)

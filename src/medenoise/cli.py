@@ -203,7 +203,7 @@ def denoise(
         )
         if adapt and jobs:
             with tempfile.TemporaryDirectory(prefix="medenoise-adapt-") as tmp:
-                from medenoise.adapt import adapt_model
+                from medenoise.adaptation import adapt_model
                 from medenoise.zoo import default_ensemble
 
                 adapted = adapt_model(

@@ -115,3 +115,44 @@ def adapt_model(
             flush=True,
         )
     return run_training(cfg, Path(workdir) / "adapt-run", progress=progress)
+
+
+def adapt(
+    model: str,
+    images: Sequence,
+    steps: int,
+    *,
+    noise: str | None = None,
+    lr: float = DEFAULT_LR,
+    seed: int = 0,
+    device: str = "cpu",
+    precision: str = "32",
+    ensemble: bool | None = None,
+    progress: bool = False,
+):
+    """Python face of `--adapt`: fine-tune `model` on noisy arrays ((H, W) or (H, W, C);
+    uint8/uint16 or float on [0, 1], as `denoise` takes them) and return the adapted
+    denoiser. Values are kept as given (float32 TIFF), so noise below 0 is not clipped."""
+    import tempfile
+
+    import numpy as np
+    import tifffile
+
+    from medenoise.api import load_model
+    from medenoise.data.io import from_array
+    from medenoise.zoo import default_ensemble
+
+    with tempfile.TemporaryDirectory(prefix="medenoise-adapt-") as tmp:
+        folder = Path(tmp) / "noisy"
+        folder.mkdir()
+        for i, array in enumerate(images):
+            plane = from_array(np.asarray(array)).array.astype(np.float32)
+            gray = plane.shape[-1] == 1
+            tifffile.imwrite(folder / f"{i:05d}.tif", plane[..., 0] if gray else plane)
+        path = adapt_model(
+            model, [folder], steps, Path(tmp), noise=noise, lr=lr, seed=seed, device=device,
+            precision=precision, progress=progress,
+        )  # fmt: skip
+        if ensemble is None:
+            ensemble = default_ensemble(model)
+        return load_model(path, device, precision=precision, ensemble=ensemble)
