@@ -103,3 +103,23 @@ def test_python_adapt_takes_arrays_and_returns_a_denoiser(tmp_path, noisy_scene,
     assert not np.allclose(out, base.denoise(noisy))
     with pytest.raises(UserError, match="baseline"):
         medenoise.adapt("bm3d", [noisy], 2)
+
+
+def test_evaluate_adapt_scores_the_adapted_network_and_leaves_baselines(tmp_path, model_file):
+    import json
+
+    from PIL import Image
+
+    folder = tmp_path / "clean"
+    folder.mkdir()
+    Image.fromarray(data.camera()[:96, :96]).save(folder / "cam.png")
+    args = ["evaluate", "--model", str(model_file), "--model", "identity", "--clean", str(folder)]
+    args += ["--noise", "gaussian:25", "--json", "--no-progress"]
+    plain = json.loads(runner.invoke(app, args).output)["models"]
+    res = runner.invoke(app, [*args, "--adapt", "3"])
+    assert res.exit_code == 0, res.output
+    net, ident = json.loads(res.output)["models"]
+    assert net["model"].endswith("+adapt3") and net["adapt_steps"] == 3
+    assert net["mean"]["psnr"] != plain[0]["mean"]["psnr"]
+    assert ident["model"] == "identity" and "adapt_steps" not in ident
+    assert ident["mean"]["psnr"] == plain[1]["mean"]["psnr"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -115,6 +116,17 @@ def evaluate(
             show_default=False,
         ),
     ] = None,
+    adapt: Annotated[
+        int,
+        typer.Option(
+            help="Fine-tune each SSDN/Noise2Void model STEPS steps on all the noisy inputs of "
+            "the run (self-supervised, as `denoise --adapt`) before scoring it; label "
+            "'+adaptN'. Baselines are scored as they are. 0: off.",
+            metavar="STEPS",
+            min=0,
+        ),
+    ] = 0,
+    adapt_lr: Annotated[float, typer.Option(help="Learning rate of --adapt.")] = 1e-4,
     progress: Annotated[bool, typer.Option(help="Progress bar on stderr.")] = True,
 ) -> None:
     """Evaluate denoisers (help text: EVALUATE_HELP)."""
@@ -136,10 +148,18 @@ def evaluate(
             load_model(m, device, ensemble=None if is_baseline_name(m) else ensemble) for m in model
         ]
         labels = _unique([model_label(d) for d in denoisers])
-        for label, den in zip(labels, denoisers, strict=True):
+        for name, label, den in zip(model, labels, denoisers, strict=True):
             stream, total = build_samples(
                 den, clean, noise, noisy, fmd, avg, fov, images, seed, repeats
             )
+            adapting = adapt and not is_baseline_name(name)
+            if adapting:
+                t0 = time.perf_counter()
+                stream, den = _adapted(
+                    name, den, list(stream), adapt, adapt_lr, noise or assume, device
+                )
+                adapt_seconds = time.perf_counter() - t0
+                label = f"{label}+adapt{adapt}"
             bar = _bar(total, label, progress and sys.stderr.isatty())
             hook = None
             if save is not None:
@@ -149,6 +169,8 @@ def evaluate(
                 )
             res = run(den, stream, noise=assume, on_image=hook, progress=bar)
             res.update(model=label, source=str(den.source), protocol=PROTOCOL_TEXT)
+            if adapting:
+                res.update(adapt_steps=adapt, adapt_seconds=round(adapt_seconds, 1))
             results.append((label, res))
             if bar is not None:
                 bar.close()
@@ -158,6 +180,18 @@ def evaluate(
         return
     typer.echo(format_table(results, eight_bit))
     typer.echo(f"protocol: {PROTOCOL_TEXT}")
+
+
+def _adapted(name: str, den, samples: list, steps: int, lr: float, noise: str | None, device):
+    """(samples, denoiser fine-tuned on the samples' noisy planes); a level range is not
+    one level, so a known-level model then adapts at its own."""
+    from medenoise.adaptation import adapt
+    from medenoise.noise.spec import parse_noise_spec
+
+    level = noise if noise and parse_noise_spec(noise).is_fixed else None
+    noisy = [s.noisy for s in samples]
+    tuned = adapt(name, noisy, steps, noise=level, lr=lr, device=device, ensemble=den.ensemble)
+    return iter(samples), tuned
 
 
 def _unique(labels: list[str]) -> list[str]:
