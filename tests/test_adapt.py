@@ -120,6 +120,7 @@ def test_evaluate_adapt_scores_the_adapted_network_and_leaves_baselines(tmp_path
     assert res.exit_code == 0, res.output
     net, ident = json.loads(res.output)["models"]
     assert net["model"].endswith("+adapt3") and net["adapt_steps"] == 3
+    assert net["source"] == plain[0]["source"]
     assert net["mean"]["psnr"] != plain[0]["mean"]["psnr"]
     assert ident["model"] == "identity" and "adapt_steps" not in ident
     assert ident["mean"]["psnr"] == plain[1]["mean"]["psnr"]

@@ -68,12 +68,11 @@ def adapt_model(
     that takes a known one (its training level otherwise)."""
     from medenoise.api import takes_known_level
     from medenoise.config import ModelConfig, TrainConfig, validated
+    from medenoise.noise.spec import parse_noise_spec
     from medenoise.train import run_training
 
     if steps < 1:
         raise UserError(f"--adapt {steps}: give a number of steps, at least 1")
-    from medenoise.noise.spec import parse_noise_spec
-
     base = adaptable_config(model)
     fields = {**base.model_dump(), "training": {}}
     if noise is not None and takes_known_level(base):

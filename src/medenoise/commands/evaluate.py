@@ -153,6 +153,7 @@ def evaluate(
                 den, clean, noise, noisy, fmd, avg, fov, images, seed, repeats
             )
             adapting = adapt and not is_baseline_name(name)
+            source = str(den.source)
             if adapting:
                 t0 = time.perf_counter()
                 stream, den = _adapted(
@@ -168,8 +169,8 @@ def evaluate(
                     folder / saved_name(s.name), d
                 )
             res = run(den, stream, noise=assume, on_image=hook, progress=bar)
-            res.update(model=label, source=str(den.source), protocol=PROTOCOL_TEXT)
-            if adapting:
+            res.update(model=label, source=source, protocol=PROTOCOL_TEXT)
+            if adapting:  # the adapted weights lived in a temporary folder: name the original
                 res.update(adapt_steps=adapt, adapt_seconds=round(adapt_seconds, 1))
             results.append((label, res))
             if bar is not None:
