@@ -137,9 +137,7 @@ def adapt(
     import numpy as np
     import tifffile
 
-    from medenoise.api import load_model
     from medenoise.data.io import from_array
-    from medenoise.zoo import default_ensemble
 
     with tempfile.TemporaryDirectory(prefix="medenoise-adapt-") as tmp:
         folder = Path(tmp) / "noisy"
@@ -152,6 +150,17 @@ def adapt(
             model, [folder], steps, Path(tmp), noise=noise, lr=lr, seed=seed, device=device,
             precision=precision, progress=progress,
         )  # fmt: skip
-        if ensemble is None:
-            ensemble = default_ensemble(model)
-        return load_model(path, device, precision=precision, ensemble=ensemble)
+        return load_adapted(path, model, steps, device, ensemble, precision=precision)
+
+
+def load_adapted(path: Path, model: str, steps: int, device: str, ensemble, **loading):
+    """Load the adapted weights (into memory: `path` may be deleted after), with `model`'s
+    self-ensemble default and a source naming `model`, not the temporary file."""
+    from medenoise.api import load_model
+    from medenoise.zoo import default_ensemble
+
+    if ensemble is None:
+        ensemble = default_ensemble(model)
+    denoiser = load_model(path, device, ensemble=ensemble, **loading)
+    denoiser.source = f"{Path(model).name} adapted {steps} steps"
+    return denoiser

@@ -202,20 +202,16 @@ def denoise(
             tile=tile, trust_pickle=trust_pickle, backend=backend, batch=batch, precision=precision
         )
         if adapt and jobs:
-            with tempfile.TemporaryDirectory(prefix="medenoise-adapt-") as tmp:
-                from medenoise.adaptation import adapt_model
-                from medenoise.zoo import default_ensemble
+            from medenoise.adaptation import adapt_model, load_adapted
 
+            with tempfile.TemporaryDirectory(prefix="medenoise-adapt-") as tmp:
                 adapted = adapt_model(
                     model, [job[0] for job in jobs], adapt, Path(tmp), noise=noise,
                     value_range=vrange, lr=adapt_lr, device=device, precision=precision,
                 )  # fmt: skip
-                if ensemble is None:  # the adapted file keeps the zoo model's default
-                    ensemble = default_ensemble(model)
-                denoiser = load_model(adapted, device, ensemble=ensemble, **loading)
-                process_files(jobs, lambda job: denoise_file(denoiser, *job, **options), skip_bad)
-            return
-        denoiser = load_model(model, device, ensemble=ensemble, **loading)
+                denoiser = load_adapted(adapted, model, adapt, device, ensemble, **loading)
+        else:
+            denoiser = load_model(model, device, ensemble=ensemble, **loading)
     process_files(jobs, lambda job: denoise_file(denoiser, *job, **options), skip_bad)
 
 
