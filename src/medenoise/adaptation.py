@@ -153,6 +153,33 @@ def adapt(
         return load_adapted(path, model, steps, device, ensemble, precision=precision)
 
 
+def adapt_denoiser(
+    model: str,
+    files: Sequence[Path],
+    steps: int,
+    *,
+    options,
+    noise: str | None = None,
+    value_range: tuple[float, float] | None = None,
+    lr: float = DEFAULT_LR,
+    trust_pickle: bool = False,
+):
+    """`denoise --adapt`: `model` fine-tuned `steps` steps on the noisy `files`, loaded as a
+    denoiser that runs with `options` (an InferenceOptions)."""
+    import tempfile
+
+    loading = dict(
+        tile=options.tile, trust_pickle=trust_pickle, backend=options.backend.value,
+        batch=options.batch, precision=options.precision.value,
+    )  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="medenoise-adapt-") as tmp:
+        adapted = adapt_model(
+            model, list(files), steps, Path(tmp), noise=noise, value_range=value_range, lr=lr,
+            device=options.device, precision=options.precision.value,
+        )  # fmt: skip
+        return load_adapted(adapted, model, steps, options.device, options.ensemble, **loading)
+
+
 def load_adapted(path: Path, model: str, steps: int, device: str, ensemble, **loading):
     """Load the adapted weights (into memory: `path` may be deleted after), with `model`'s
     self-ensemble default and a source naming `model`, not the temporary file."""

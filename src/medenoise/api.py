@@ -74,11 +74,22 @@ class ArrayDenoiser:
         """Denoise one image (H, W) or (H, W, C); returns the input's shape and dtype."""
         from medenoise.data.io import from_array, to_array
 
-        image = from_array(np.asarray(array))
+        return to_array(self.denoise_image(from_array(np.asarray(array)), noise))
+
+    def denoise_image(self, image, noise: str | None = None):
+        """Denoise an `Image` (one plane, a stack or a volume) in place and return it: the one
+        place that cuts an image into planes and checks its channels against the model."""
         arr = image.array
         planes = arr.reshape(-1, *arr.shape[-3:])
+        channels = getattr(self.config, "channels", None)
+        if channels is not None and planes.shape[-1] != channels:
+            raise UserError(
+                f"image has {planes.shape[-1]} channel(s) but the model "
+                f"{Path(self.source).name} expects {channels}; use a "
+                f"{'gray' if channels == 3 else 'colour'} model for this image"
+            )
         image.array = self.denoise_planes(planes, noise).reshape(arr.shape)
-        return to_array(image)
+        return image
 
 
 class Denoiser(ArrayDenoiser):
@@ -312,6 +323,8 @@ def load_model(
     batch: int | None = None,
     precision: str = "32",
     ensemble: bool | None = None,
+    *,
+    options=None,
 ) -> ArrayDenoiser:
     """Load a model file (.safetensors written by medenoise), a zoo model or a baseline by name.
 
@@ -321,12 +334,23 @@ def load_model(
     `precision`: "32", or "bf16" (torch backend: network under bfloat16 autocast).
     `ensemble`: geometric self-ensemble (networks; `Denoiser`), 2× the time for SSDN; None:
     the zoo entry's default (its `ensemble` field; off for model files).
+    `options`: an `InferenceOptions` giving all of device, tile, batch, precision, ensemble
+    and backend at once (the keywords are then ignored).
     `trust_pickle`: also accept a Lightning `.ckpt` of one's own training run. It is still
     read with torch's weights-only unpickler (no code runs); the flag records the consent.
     """
+    from medenoise.inference.resolve import model_path as resolve_model_path
     from medenoise.methods.baselines import is_baseline_name
     from medenoise.modelfile import load_checkpoint, load_module
-    from medenoise.train import resolve_model_path
+
+    if options is not None:  # an InferenceOptions replaces the loose keywords
+        device, tile, batch, ensemble = (
+            options.device,
+            options.tile,
+            options.batch,
+            options.ensemble,
+        )
+        precision, backend = options.precision.value, options.backend.value
 
     name = str(name_or_path)
     if is_baseline_name(name):

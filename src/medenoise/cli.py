@@ -5,22 +5,19 @@ User errors print one line `error: <file>: <problem>` on stderr and exit 2.
 
 from __future__ import annotations
 
-import contextlib
 import sys
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from medenoise.commands._common import fail, parse_shard, user_errors
 from medenoise.commands.batch import (
     check_out_folder,
     denoise_file,
     output_paths,
-    parse_shard,
     process_files,
 )
-from medenoise.errors import UserError
 
 app = typer.Typer(
     name="medenoise",
@@ -28,20 +25,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Self-supervised denoising of medical and microscopy images (SSDN, N2N, N2V, N2C).",
 )
-
-
-@contextlib.contextmanager
-def user_errors():
-    """Turn UserError into `error: ...` on stderr and exit code 2."""
-    try:
-        yield
-    except UserError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-
-
-def fail(message: str, path: str | Path | None = None) -> None:
-    raise UserError(message, path)
 
 
 from medenoise.commands.train import train  # noqa: E402  (first in --help)
@@ -183,9 +166,10 @@ def denoise(
 ) -> None:
     """Denoise images with a trained model; writes each result into the output folder."""
     from medenoise.api import load_model
-    from medenoise.commands.noise import parse_range
+    from medenoise.commands._common import parse_range
     from medenoise.data.io.nifti import parse_axis
     from medenoise.data.patches import list_images
+    from medenoise.inference.options import InferenceOptions
 
     with user_errors():
         if model is None:
@@ -198,20 +182,19 @@ def denoise(
         if part is not None:
             jobs = jobs[part[0] :: part[1]]
         options = dict(noise=noise, overwrite=overwrite, value_range=vrange, axis=slice_axis)
-        loading = dict(
-            tile=tile, trust_pickle=trust_pickle, backend=backend, batch=batch, precision=precision
-        )
+        running = InferenceOptions(
+            tile=tile, batch=batch, precision=precision, ensemble=ensemble, backend=backend,
+            device=device,
+        )  # fmt: skip
         if adapt and jobs:
-            from medenoise.adaptation import adapt_model, load_adapted
+            from medenoise.adaptation import adapt_denoiser
 
-            with tempfile.TemporaryDirectory(prefix="medenoise-adapt-") as tmp:
-                adapted = adapt_model(
-                    model, [job[0] for job in jobs], adapt, Path(tmp), noise=noise,
-                    value_range=vrange, lr=adapt_lr, device=device, precision=precision,
-                )  # fmt: skip
-                denoiser = load_adapted(adapted, model, adapt, device, ensemble, **loading)
+            denoiser = adapt_denoiser(
+                model, [job[0] for job in jobs], adapt, options=running, noise=noise,
+                value_range=vrange, lr=adapt_lr, trust_pickle=trust_pickle,
+            )  # fmt: skip
         else:
-            denoiser = load_model(model, device, ensemble=ensemble, **loading)
+            denoiser = load_model(model, trust_pickle=trust_pickle, options=running)
     process_files(jobs, lambda job: denoise_file(denoiser, *job, **options), skip_bad)
 
 

@@ -97,16 +97,10 @@ def _widened(state: dict, mine: dict, module, old_width: int) -> dict:
 
 
 def resolve_model_path(name_or_path: str) -> Path:
-    """A model given by path (zoo names resolve in medenoise.zoo when it exists)."""
-    try:
-        from medenoise.zoo import resolve  # type: ignore[attr-defined]
-    except ImportError:
-        resolve = None
-    if resolve is not None:
-        found = resolve(name_or_path)
-        if found is not None:
-            return Path(found)
-    return Path(name_or_path)
+    """A model given by zoo name or path (see `medenoise.inference.resolve.model_path`)."""
+    from medenoise.inference.resolve import model_path
+
+    return model_path(name_or_path)
 
 
 def keep_history(outdir: Path) -> None:

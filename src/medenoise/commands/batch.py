@@ -47,19 +47,6 @@ def process_files(jobs: list[tuple], work, skip_bad: bool = False) -> None:
     raise typer.Exit(2)
 
 
-def parse_shard(text: str | None) -> tuple[int, int] | None:
-    """ "I/N" → (I, N) with 0 ≤ I < N."""
-    if text is None:
-        return None
-    try:
-        i, n = (int(v) for v in text.split("/"))
-    except ValueError:
-        raise UserError(f"--shard {text!r}: expected I/N, e.g. 0/4") from None
-    if not 0 <= i < n:
-        raise UserError(f"--shard {text!r}: need 0 ≤ I < N")
-    return i, n
-
-
 def output_paths(files: list[Path], inputs: list[Path], out: Path) -> list[tuple[Path, Path]]:
     """Map each input file to OUTDIR/<its path relative to the folder it was found in>;
     two inputs that would land on one output are refused before anything is written."""
@@ -82,39 +69,26 @@ def denoise_file(
 ) -> None:
     """Denoise one file (image, stack or volume) into `dst`; bad input is a UserError."""
     from medenoise.data.io import image_notes, read, write
-    from medenoise.data.io.common import suffix_of
 
     if dst.resolve() == src.resolve():
         raise UserError("output would overwrite the input; choose another -o", src)
     if dst.exists() and not overwrite:
         raise UserError("output exists; pass --overwrite to replace it", dst)
-    if axis != "auto" and suffix_of(src) in (".nii", ".nii.gz"):
-        from medenoise.data.io.nifti import read_nifti
-
-        image = read_nifti(src, value_range, axis)
-    else:
-        image = read(src, value_range=value_range)
+    image = read(src, value_range=value_range, axis=axis)
     for note in image_notes(image):
         typer.echo(f"note: {src}: {note}", err=True)
-    arr = image.array
-    planes = arr.reshape(-1, *arr.shape[-3:])
-    channels = getattr(denoiser.config, "channels", None)
-    if channels is not None and planes.shape[-1] != channels:
-        raise UserError(
-            f"image has {planes.shape[-1]} channel(s) but the model "
-            f"{Path(denoiser.source).name} expects {channels}; use a "
-            f"{'gray' if channels == 3 else 'colour'} model for this image",
-            src,
-        )
-    image.array = denoiser.denoise_planes(planes, noise).reshape(arr.shape)
+    try:
+        denoiser.denoise_image(image, noise)
+    except UserError as exc:
+        if exc.path is not None:
+            raise
+        raise UserError(exc.message, src) from None
     set_derivation(image, denoiser)
     write(dst, image)
 
 
 def set_derivation(image, denoiser) -> None:
     """Name the model in the output's provenance (DICOM DerivationDescription)."""
-    text = f"medenoise {denoiser.config.method} ({Path(denoiser.source).name})"
-    if isinstance(image.meta, dict):
-        image.meta["derivation"] = text
-    elif hasattr(image.meta, "derivation"):
-        image.meta.derivation = text
+    from medenoise.data.io.common import set_provenance
+
+    set_provenance(image, f"medenoise {denoiser.config.method} ({Path(denoiser.source).name})")

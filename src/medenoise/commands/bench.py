@@ -59,7 +59,7 @@ def bench(
 
     from medenoise.bench.runner import BenchPlan, run_bench, write_result
     from medenoise.bench.tables import markdown
-    from medenoise.cli import fail, user_errors
+    from medenoise.commands._common import fail, user_errors
 
     with user_errors():
         dev = torch.device(device)
@@ -111,7 +111,7 @@ def export(
     Inputs: `noisy` (1, C, S, S) float32 in [0, 1], S a multiple of 32 (blind-spot models
     need square inputs: pad reflectively), plus `params` (1, P) for known-level SSDN models.
     """
-    from medenoise.cli import fail, user_errors
+    from medenoise.commands._common import fail, user_errors
 
     with user_errors():
         from medenoise.modelfile import load_module

@@ -131,7 +131,7 @@ def evaluate(
 ) -> None:
     """Evaluate denoisers (help text: EVALUATE_HELP)."""
     from medenoise.api import load_model
-    from medenoise.cli import user_errors
+    from medenoise.commands._common import user_errors
     from medenoise.eval.evaluate import (
         PROTOCOL_TEXT,
         format_table,

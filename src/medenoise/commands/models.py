@@ -57,7 +57,7 @@ def demo(
     the noisy images alone; prints PSNR/SSIM/time and writes images and comparison.png."""
     import sys
 
-    from medenoise.cli import fail, user_errors
+    from medenoise.commands._common import fail, user_errors
     from medenoise.demo import run_demo
     from medenoise.zoo import entry
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from medenoise.commands._common import parse_range, user_errors
 from medenoise.errors import UserError
 
 if TYPE_CHECKING:
@@ -45,22 +46,6 @@ def file_seed(seed: int, name: str) -> int:
     """63-bit generator seed from the user's seed and a file's relative name (stable hash)."""
     digest = hashlib.sha256(f"{int(seed)}\0{name}".encode()).digest()
     return int.from_bytes(digest[:8], "little") & (2**63 - 1)
-
-
-def parse_range(text: str | None) -> tuple[float, float] | None:
-    """'lo,hi' → (lo, hi); None stays None; anything else is a UserError."""
-    if text is None:
-        return None
-    parts = text.split(",")
-    try:
-        lo, hi = (float(p) for p in parts)
-    except ValueError:
-        raise UserError(
-            f"--range {text!r}: give two numbers LO,HI, e.g. --range -1024,3071"
-        ) from None
-    if not lo < hi:
-        raise UserError(f"--range {text!r}: LO must be below HI")
-    return lo, hi
 
 
 def add_noise(image: Image, model: NoiseModel, generator: torch.Generator) -> Image:
@@ -160,7 +145,6 @@ def add(
     ] = False,
 ) -> None:
     """Add synthetic noise to images (help text: ADD_HELP)."""
-    from medenoise.cli import user_errors
     from medenoise.commands.batch import check_out_folder, process_files
     from medenoise.noise import make_noise_model
 
@@ -179,15 +163,13 @@ def _add_one(model, src: Path, dst: Path, name: str, seed: int, vrange) -> None:
     import torch
 
     from medenoise.data.io import image_notes, read, write
+    from medenoise.data.io.common import set_provenance
 
     image = read(src, value_range=vrange)
     for note in image_notes(image):
         typer.echo(f"note: {src}: {note}", err=True)
     generator = torch.Generator().manual_seed(file_seed(seed, name))
     noisy = add_noise(image, model, generator)
-    if isinstance(noisy.meta, dict):
-        text = f"medenoise noise add {model.spec} --seed {seed}"
-        noisy.meta["derivation"] = text
-        noisy.meta["uid_seed"] = f"{text} {name}"
-        noisy.meta["series_note"] = "with synthetic noise"
+    text = f"medenoise noise add {model.spec} --seed {seed}"
+    set_provenance(noisy, text, uid_seed=f"{text} {name}", series_note="with synthetic noise")
     write(dst, noisy)

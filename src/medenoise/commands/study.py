@@ -34,7 +34,7 @@ def study(
     ] = False,
 ) -> None:
     """Run a study (help text: STUDY_HELP)."""
-    from medenoise.cli import user_errors
+    from medenoise.commands._common import user_errors
     from medenoise.eval.study import run_study
 
     with user_errors():

@@ -131,8 +131,7 @@ def train(
 ) -> None:
     """Train a denoiser on a folder of images (clean + synthetic noise, or already noisy)."""
     from medenoise.checkpointing import TrainingInterrupted
-    from medenoise.cli import user_errors
-    from medenoise.commands.noise import parse_range
+    from medenoise.commands._common import parse_range, user_errors
     from medenoise.config import ModelConfig, TrainConfig, validated
     from medenoise.train import run_training
 

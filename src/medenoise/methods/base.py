@@ -46,6 +46,17 @@ class DenoisingMethod(L.LightningModule):
         """Clean estimate for noisy y (N,C,H,W) padded as the net needs; float32."""
         raise NotImplementedError
 
+    # --- capabilities (what inference needs to know) ----------------------------------
+    @property
+    def takes_known_level(self) -> bool:
+        """True when denoising needs the noise level as an input (SSDN with a known level)."""
+        return False
+
+    @property
+    def estimates_level_per_image(self) -> bool:
+        """True when the model estimates the noise level from each image (SSDN per-image)."""
+        return False
+
     # --- shared machinery ------------------------------------------------------------
     @property
     def noise_generator(self) -> torch.Generator:

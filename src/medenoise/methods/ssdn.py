@@ -42,6 +42,16 @@ class SSDN(DenoisingMethod):
         return self.model_config.covariance == "mu"
 
     @property
+    def takes_known_level(self) -> bool:
+        """The posterior mean needs the noise level, given by the caller in known mode."""
+        return not self.mu_only and self.model_config.noise_param == "known"
+
+    @property
+    def estimates_level_per_image(self) -> bool:
+        """The level comes from the estimator net, one value per image."""
+        return not self.mu_only and self.model_config.noise_param == "per-image"
+
+    @property
     def net_frozen(self) -> bool:
         """Only the noise level trains now (TrainConfig.freeze_net_steps, learned levels)."""
         cfg = self.train_config

@@ -99,11 +99,17 @@ def _format_for_reading(path: Path) -> str:
     return fmt
 
 
-def read(path: str | Path, value_range: tuple[float, float] | None = None) -> Image:
+def read(
+    path: str | Path,
+    value_range: tuple[float, float] | None = None,
+    axis: int | str = "auto",
+) -> Image:
     """Read an image file as float32 in [0, 1], (H, W, C) or (S, H, W, C).
 
     `value_range` (lo, hi) overrides the nominal range: lo maps to 0, hi to 1 (in the file's
-    value units, after DICOM/NIfTI rescaling). Bad files raise `UserError`, never a traceback.
+    value units, after DICOM/NIfTI rescaling). `axis`: NIfTI volumes are cut into planes
+    along this spatial axis ("auto": the acquisition plane). Bad files raise `UserError`,
+    never a traceback.
     """
     path = Path(path)
     if not path.exists():
@@ -128,7 +134,11 @@ def read(path: str | Path, value_range: tuple[float, float] | None = None) -> Im
     elif fmt == "dicom":
         from medenoise.data.io.dicom import read_dicom as reader
     else:
-        from medenoise.data.io.nifti import read_nifti as reader
+        from functools import partial
+
+        from medenoise.data.io.nifti import read_nifti
+
+        reader = partial(read_nifti, axis=axis)
     try:
         with warnings.catch_warnings(), quiet_libraries():  # one line per error, no chatter
             warnings.simplefilter("ignore")

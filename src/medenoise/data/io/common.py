@@ -50,6 +50,25 @@ def meta_get(image: Image, key: str, default: Any = None) -> Any:
     return getattr(meta, key, default)
 
 
+def set_provenance(
+    image: Image, derivation: str, uid_seed: str | None = None, series_note: str | None = None
+) -> None:
+    """Record how an output was made: `derivation` names the tool and model (DICOM
+    DerivationDescription), `uid_seed` makes its new UIDs reproducible, `series_note` is
+    added to the DICOM series description."""
+    for key, value in (
+        ("derivation", derivation),
+        ("uid_seed", uid_seed),
+        ("series_note", series_note),
+    ):
+        if value is None:
+            continue
+        if isinstance(image.meta, dict):
+            image.meta[key] = value
+        elif hasattr(image.meta, key):
+            setattr(image.meta, key, value)
+
+
 def suffix_of(path: str | Path) -> str:
     """Lower-case suffix, with the double suffix '.nii.gz' kept whole."""
     name = Path(path).name.lower()
