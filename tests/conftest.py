@@ -30,12 +30,47 @@ def one_thread():
 
 
 @pytest.fixture()
-def model_file(tmp_path):
+def model_file(tiny_model_file):
     """A tiny SSDN model file (width 8, Gaussian σ=25 known, seed-0 weights)."""
+    return tiny_model_file("ssdn", name="m.safetensors")
+
+
+def make_tiny_model(method: str = "ssdn", *, seed: int = 0, **config):
+    """A tiny seed-`seed` network (width 8, Gaussian σ=25 unless `config` says otherwise)
+    in eval mode: fast enough for any unit test."""
     from medenoise.config import ModelConfig
     from medenoise.methods import build_method
+
+    config.setdefault("noise", "gaussian:25")
+    config.setdefault("width", 8)
+    torch.manual_seed(seed)
+    return build_method(ModelConfig(method=method, **config)).eval()
+
+
+@pytest.fixture()
+def tiny_model():
+    """Factory `tiny_model(method, **config)` → a tiny module (see `make_tiny_model`)."""
+    return make_tiny_model
+
+
+@pytest.fixture()
+def tiny_model_file(tmp_path):
+    """Factory `tiny_model_file(method, name=None, **config)` → a saved tiny model file."""
     from medenoise.modelfile import save_model
 
-    torch.manual_seed(0)
-    module = build_method(ModelConfig(method="ssdn", noise="gaussian:25", width=8))
-    return save_model(module, tmp_path / "m.safetensors")
+    def save(method: str = "ssdn", name: str | None = None, **config):
+        path = tmp_path / (name or f"{method}.safetensors")
+        return save_model(make_tiny_model(method, **config), path)
+
+    return save
+
+
+@pytest.fixture()
+def cli():
+    """`cli(*args)` runs `medenoise ARGS` in-process (arguments str()-ed); stderr apart."""
+    from typer.testing import CliRunner
+
+    from medenoise.cli import app
+
+    runner = CliRunner()
+    return lambda *args: runner.invoke(app, [str(a) for a in args])
