@@ -86,7 +86,7 @@ def test_png_uint16_gray_exact_and_full_scale(tmp_path):
     image = read(src)
     assert image.array[0, 0, 0] == 1.0 and image.array[0, 1, 0] == 0.0
     np.testing.assert_array_equal(np.rint(image.array[..., 0].astype(np.float64) * 65535), a)
-    assert image.meta["dtype"] == "uint16"
+    assert image.meta.scaling.dtype == "uint16"
 
     write(tmp_path / "out16.png", image)
     out = pixels(tmp_path / "out16.png")
@@ -98,7 +98,7 @@ def test_png_rgba_keeps_rgb_and_records_dropped_alpha(tmp_path):
     a = RNG.integers(0, 256, (8, 9, 4), dtype=np.uint8)
     PILImage.fromarray(a, "RGBA").save(tmp_path / "rgba.png")
     image = read(tmp_path / "rgba.png")
-    assert image.array.shape == (8, 9, 3) and image.meta["alpha_dropped"] is True
+    assert image.array.shape == (8, 9, 3) and image.meta.alpha_dropped is True
     write(tmp_path / "rgb.png", image)
     np.testing.assert_array_equal(pixels(tmp_path / "rgb.png"), a[..., :3])
 
@@ -126,7 +126,7 @@ def test_jpeg_normalisation_exact_and_write_close(tmp_path):
     decoded = pixels(tmp_path / "in.jpg")
 
     image = read(tmp_path / "in.jpg")
-    assert image.meta["format"] == "jpeg"
+    assert image.meta.format == "jpeg"
     np.testing.assert_array_equal(image.array[..., 0], (decoded / 255).astype(np.float32))
 
     write(tmp_path / "out.jpeg", image)
@@ -157,7 +157,7 @@ def test_tiff_round_trip_is_bit_exact(tmp_path, array):
     if array.dtype == np.float32:
         np.testing.assert_array_equal(image.array[..., 0], array)
     if array.dtype == np.uint16:
-        assert image.meta["hi"] == 65535.0
+        assert image.meta.scaling.hi == 65535.0
     write(tmp_path / "out.tiff", image)
     out = tifffile.imread(tmp_path / "out.tiff")
     assert out.dtype == array.dtype and out.shape == array.shape
@@ -227,7 +227,7 @@ def test_dicom_untouched_round_trip_is_bit_exact(tmp_path, name):
 
     src = pydicom_file(name)
     image = read(src)
-    image.meta["derivation"] = "unit-test model v1"
+    image.meta.derivation = "unit-test model v1"
     out = tmp_path / "out" / "x.dcm"  # parent folder is created
     write(out, image)
 
@@ -262,7 +262,7 @@ def test_dicom_ct_rescale_defines_the_range():
     image = read(pydicom_file("CT_small.dcm"))
     stored = decoded(pydicom_file("CT_small.dcm")).astype(np.float64)
     lo, hi = -32768 - 1024, 32767 - 1024  # signed 16-bit stored range through HU = s - 1024
-    assert (image.meta["lo"], image.meta["hi"]) == (lo, hi)
+    assert (image.meta.scaling.lo, image.meta.scaling.hi) == (lo, hi)
     np.testing.assert_allclose(image.array[..., 0], (stored - 1024 - lo) / (hi - lo), atol=1e-7)
     hu = read(pydicom_file("CT_small.dcm"), value_range=(-1024, 3071))  # --range in HU
     np.testing.assert_allclose(hu.array[..., 0], stored / 4095, atol=1e-6)
@@ -315,7 +315,7 @@ def test_dicom_slope_intercept_and_monochrome1(tmp_path):
         **tags,
     )
     image = read(src)
-    assert (image.meta["lo"], image.meta["hi"]) == (-100.0, 4095 * 2 - 100.0)
+    assert (image.meta.scaling.lo, image.meta.scaling.hi) == (-100.0, 4095 * 2 - 100.0)
     # MONOCHROME1: high stored value is dark, so it maps near 0 (bright = dense after inversion)
     np.testing.assert_allclose(image.array[..., 0], 1 - a / 4095, atol=1e-6)
     write(tmp_path / "m1_out.dcm", image)
@@ -417,7 +417,7 @@ def test_nifti_scaling_axis_and_float(tmp_path):
 
     image = read(tmp_path / "scaled.nii")
     lo, hi = -32768 * 0.5 + 10, 32767 * 0.5 + 10
-    assert (image.meta["lo"], image.meta["hi"]) == (lo, hi)
+    assert (image.meta.scaling.lo, image.meta.scaling.hi) == (lo, hi)
     np.testing.assert_allclose(
         image.array[2, ..., 0], (raw[:, :, 2] * 0.5 + 10 - lo) / (hi - lo), atol=1e-7
     )
@@ -427,7 +427,7 @@ def test_nifti_scaling_axis_and_float(tmp_path):
     np.testing.assert_array_equal(back.dataobj.get_unscaled(), raw)
 
     sagittal = read_nifti(tmp_path / "scaled.nii", axis=0)
-    assert sagittal.array.shape == (6, 7, 5, 1) and sagittal.meta["axis"] == 0
+    assert sagittal.array.shape == (6, 7, 5, 1) and sagittal.meta.nifti.axis == 0
     write(tmp_path / "sag.nii", sagittal)
     np.testing.assert_array_equal(nib.load(tmp_path / "sag.nii").dataobj.get_unscaled(), raw)
 
@@ -520,7 +520,7 @@ def test_suffixes_and_is_image_file(tmp_path):
     assert not is_image_file("notes.txt") and not is_image_file("volume.gz")
     noext = tmp_path / "IM0001"
     noext.write_bytes(pydicom_file("MR_small.dcm").read_bytes())
-    assert is_image_file(noext) and read(noext).meta["format"] == "dicom"
+    assert is_image_file(noext) and read(noext).meta.format == "dicom"
     (tmp_path / "dir.png").mkdir()
     assert not is_image_file(tmp_path / "dir.png")
 

@@ -1,7 +1,8 @@
 """Read and write PNG, JPEG, TIFF, DICOM and NIfTI as float32 [0, 1] `Image`s, and back.
 
-`read` normalises by the format's nominal range and keeps in `Image.meta` what `write` needs
-to restore the original dtype, range and headers. Format libraries load only when used.
+`read` normalises by the format's nominal range and keeps in `Image.meta` (an `ImageMeta`)
+what `write` needs to restore the original dtype, range and headers. Format libraries load
+only when used.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ from medenoise.data.io.common import (
     check_finite,
     damaged,
     from_array,
-    meta_get,
     quiet_libraries,
     range_note,
     suffix_of,
     to_array,
 )
+from medenoise.data.io.meta import DicomInfo, ImageMeta, NiftiInfo, Scaling, TiffInfo
 from medenoise.errors import UserError
 
 SUPPORTED_SUFFIXES: tuple[str, ...] = (
@@ -49,7 +50,12 @@ _FORMATS = {
 
 __all__ = [
     "SUPPORTED_SUFFIXES",
+    "DicomInfo",
     "Image",
+    "ImageMeta",
+    "NiftiInfo",
+    "Scaling",
+    "TiffInfo",
     "from_array",
     "image_notes",
     "is_image_file",
@@ -78,8 +84,7 @@ def image_notes(image: Image) -> list[str]:
     """Things the user should know about a file that was read fine: a value range that the
     data barely fill, an alpha channel that was dropped (outputs have none)."""
     notes = [note] if (note := range_note(image)) else []
-    meta = image.meta if isinstance(image.meta, dict) else {}
-    if meta.get("alpha_dropped"):
+    if image.meta.alpha_dropped:
         notes.append("alpha (transparency) channel ignored; the output has none")
     return notes
 
@@ -168,7 +173,7 @@ def write(path: str | Path, image: Image) -> None:
     """
     path = Path(path)
     fmt = _FORMATS.get(suffix_of(path))
-    if fmt is None and not suffix_of(path) and meta_get(image, "format") == "dicom":
+    if fmt is None and not suffix_of(path) and image.meta.format == "dicom":
         fmt = "dicom"  # DICOM files often have no suffix (IM0001): the output keeps the name
     if fmt is None:
         raise UserError(
