@@ -5,20 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pytest
+from sample_files import pydicom_file
 
 from medenoise.data.io import Image, from_array, range_note, read, to_array, write
 
 RNG = np.random.default_rng(1)
-
-
-def pydicom_file(name: str) -> Path:
-    import pydicom.data
-
-    path = Path(pydicom.data.__file__).parent / "test_files" / name
-    if not path.exists():
-        pytest.skip(f"pydicom test file {name} not bundled")
-    return path
 
 
 def ct_variant(tmp_path: Path, array: np.ndarray, bits: int, name: str = "ct.dcm") -> Path:
