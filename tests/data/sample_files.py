@@ -20,6 +20,7 @@ def pydicom_file(name: str) -> Path:
 
 
 def nibabel_file(name: str) -> Path:
+    """A test file bundled with nibabel (never downloaded)."""
     from nibabel.testing import data_path
 
     path = Path(data_path) / name
@@ -29,5 +30,6 @@ def nibabel_file(name: str) -> Path:
 
 
 def pixels(path: Path) -> np.ndarray:
+    """The stored pixels of a PNG/JPEG as Pillow decodes them."""
     with PILImage.open(path) as im:
         return np.array(im)

@@ -81,8 +81,7 @@ def is_image_file(path: str | Path) -> bool:
 
 
 def image_notes(image: Image) -> list[str]:
-    """Things the user should know about a file that was read fine: a value range that the
-    data barely fill, an alpha channel that was dropped (outputs have none)."""
+    """Notes on a file that was read fine (barely filled value range, dropped alpha)."""
     notes = [note] if (note := range_note(image)) else []
     if image.meta.alpha_dropped:
         notes.append("alpha (transparency) channel ignored; the output has none")
@@ -90,6 +89,7 @@ def image_notes(image: Image) -> list[str]:
 
 
 def _format_for_reading(path: Path) -> str:
+    """The format to decode `path` as: by suffix, else by the DICOM magic; else a UserError."""
     fmt = _FORMATS.get(suffix_of(path))
     if fmt is None:
         from medenoise.data.io.dicom import is_dicom
@@ -109,13 +109,10 @@ def read(
     value_range: tuple[float, float] | None = None,
     axis: int | str = "auto",
 ) -> Image:
-    """Read an image file as float32 in [0, 1], (H, W, C) or (S, H, W, C).
-
-    `value_range` (lo, hi) overrides the nominal range: lo maps to 0, hi to 1 (in the file's
-    value units, after DICOM/NIfTI rescaling). `axis`: NIfTI volumes are cut into planes
-    along this spatial axis ("auto": the acquisition plane). Bad files raise `UserError`,
-    never a traceback.
-    """
+    """Read an image as float32 in [0, 1], (H, W, C) or (S, H, W, C); bad files: UserError."""
+    # `value_range` (lo, hi) overrides the nominal range: lo maps to 0, hi to 1 (in the file's
+    # value units, after DICOM/NIfTI rescaling). `axis`: NIfTI volumes are cut into planes
+    # along this spatial axis ("auto": the acquisition plane); other formats ignore it.
     path = Path(path)
     if not path.exists():
         raise UserError("file not found", path)
@@ -166,11 +163,9 @@ def read(
 
 
 def write(path: str | Path, image: Image) -> None:
-    """Write `image` in the format of `path`'s suffix, in its original dtype and range.
-
-    Writes atomically (temporary file, then rename), creates parent folders, and refuses
-    to overwrite the file the image was read from.
-    """
+    """Write `image` in the format of `path`'s suffix, in its original dtype and range."""
+    # Atomic (temporary file, then rename), creates parent folders, and refuses to overwrite
+    # the file the image was read from.
     path = Path(path)
     fmt = _FORMATS.get(suffix_of(path))
     if fmt is None and not suffix_of(path) and image.meta.format == "dicom":

@@ -59,6 +59,7 @@ def check_dtype(dtype: np.dtype, path: str | Path | None) -> np.dtype:
 
 
 def check_finite(array: np.ndarray, path: str | Path | None) -> None:
+    """Refuse float data holding NaN or Inf: no denoiser can make sense of them."""
     if array.dtype.kind == "f" and not np.isfinite(array).all():
         raise UserError("image contains NaN or Inf values; replace them first", path)
 
@@ -80,8 +81,8 @@ LIBRARY_LOGGERS = ("tifffile", "nibabel", "nibabel.global", "pydicom", "PIL")
 
 @contextmanager
 def quiet_libraries() -> Iterator[None]:
-    """Silence the format libraries' logged warnings while reading (nibabel and tifffile print
-    header complaints on stderr, which would break the one-line error contract)."""
+    """Silence the format libraries' logged warnings, so an error stays one line on stderr."""
+    # nibabel and tifffile log header complaints on stderr.
     loggers = [logging.getLogger(name) for name in LIBRARY_LOGGERS]
     states = [logger.disabled for logger in loggers]
     for logger in loggers:
@@ -113,11 +114,9 @@ def scaling_for(
     invert: bool = False,
     range_source: str | None = None,
 ) -> Scaling:
-    """The `Scaling` of stored values: their range mapped through slope/intercept to [0, 1].
-
-    `value_range` (lo, hi) overrides that range, in value units (after slope/intercept).
-    `range_source` says where the range came from (kept as `Scaling.range_source`).
-    """
+    """The `Scaling` of stored values: their range mapped through slope/intercept to [0, 1]."""
+    # `value_range` (lo, hi) overrides that range, in value units (after slope/intercept);
+    # `range_source` says where the range came from (kept as `Scaling.range_source`).
     dtype = np.dtype(dtype)
     s_lo, s_hi = stored_range if stored_range is not None else nominal_range(dtype)
     if not (np.isfinite(slope) and np.isfinite(inter)) or slope == 0:
@@ -158,11 +157,9 @@ def scaling_for(
 
 
 def range_note(image: Image, min_span: float = 1 / 16) -> str | None:
-    """A hint when integer data fill under `min_span` of their range (or floats leave [0, 1]).
-
-    Signed 16-bit CT/MR typically occupy ~3 % of the int16 range (tissue at 0.50-0.53), so
-    noise levels given in 1/255 of the range mean little; `--range LO,HI` fixes that.
-    """
+    """A hint when integer data fill under `min_span` of their range (or floats leave [0, 1])."""
+    # Signed 16-bit CT/MR typically occupy ~3 % of the int16 range (tissue at 0.50-0.53), so
+    # noise levels given in 1/255 of the range mean little; `--range LO,HI` fixes that.
     scale = image.meta.scaling
     source = scale.range_source
     array = np.asarray(image.array)
@@ -191,10 +188,8 @@ def normalise(stored: np.ndarray, scale: Scaling) -> np.ndarray:
 
 
 def denormalise(image: Image) -> np.ndarray:
-    """Float array on the [0, 1] scale -> stored values in the original dtype.
-
-    Integers are rounded and clipped only to what the stored type can hold.
-    """
+    """Float array on the [0, 1] scale -> stored values in the original dtype."""
+    # Integers are rounded and clipped only to what the stored type can hold.
     scale = image.meta.scaling
     array = np.asarray(image.array)
     check_finite(array, image.meta.source)

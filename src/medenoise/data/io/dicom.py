@@ -178,8 +178,8 @@ def _image_from(ds: Any, path: Path, value_range: tuple[float, float] | None) ->
 
 
 def _redacted(error: UserError, ds: Any) -> UserError:
-    """`error` with any patient tag value of `ds` blanked out of its message (library messages
-    may quote element values; patient data must never reach the terminal or a log)."""
+    """`error` with patient tag values blanked out: they must never reach a terminal or log."""
+    # Library messages may quote element values.
     message = error.message
     for keyword in PATIENT_KEYWORDS:
         try:
@@ -217,6 +217,7 @@ def _transfer_syntax(ds: Any) -> Any:
 
 
 def _check_supported(ds: Any, path: Path) -> None:
+    """Refuse pixel layouts we cannot normalise and give back (bit depth, palette, samples)."""
     if "BitsAllocated" not in ds or "Rows" not in ds:
         raise UserError("DICOM image lacks Bits Allocated / Rows (broken file?)", path)
     bits = int(ds.BitsAllocated)
@@ -303,12 +304,10 @@ def _set_pixels(ds: Any, stored: np.ndarray, photometric: str) -> None:
 
 
 def _mark_derived(ds: Any, image: Image, generate_uid: Any) -> None:
-    """New instance and series identity, ImageType DERIVED\\SECONDARY, a pointer to the source.
-
-    meta.derivation names the process; meta.series_note (default "denoised") is appended
-    to the series description; with meta.uid_seed (a text naming this exact output, e.g.
-    noise spec + seed + file) the SOP Instance UID derives from it, so reruns give equal files.
-    """
+    """New instance and series identity, ImageType DERIVED\\SECONDARY, a pointer to the source."""
+    # meta.derivation names the process; meta.series_note (default "denoised") is appended
+    # to the series description; with meta.uid_seed (a text naming this exact output, e.g.
+    # noise spec + seed + file) the SOP Instance UID derives from it, so reruns give equal files.
     derivation = image.meta.derivation or "medenoise"
     uid_seed = image.meta.uid_seed
     from pydicom.dataset import Dataset

@@ -41,8 +41,8 @@ def parse_axis(text: str | int | None) -> int | str:
 
 
 def slice_axis(header: Any, axis: int | str = "auto") -> int:
-    """The spatial axis to slice along: `axis`, or for "auto" the header's slice_dim
-    (the acquisition plane) when set, else the last spatial axis."""
+    """The spatial axis to slice along: `axis`, or for "auto" the acquisition plane."""
+    # "auto": the header's slice_dim when set, else the last spatial axis.
     if axis != "auto":
         return int(axis)
     try:
@@ -64,8 +64,8 @@ def _plane_order(ndim: int, axis: int) -> list[int]:
 def read_nifti(
     path: Path, value_range: tuple[float, float] | None = None, axis: int | str = "auto"
 ) -> Image:
-    """Read a NIfTI file as (H, W, 1) (2-D) or (S, H, W, 1) slices along spatial `axis`
-    (0, 1, 2, or "auto": see `slice_axis`). A 2-D image is one slice whatever the axis."""
+    """Read a NIfTI file as (H, W, 1) (2-D) or (S, H, W, 1) slices along spatial `axis`."""
+    # `axis`: 0, 1, 2, or "auto" (see `slice_axis`); a 2-D image is one slice whatever the axis.
     import nibabel as nib
 
     try:
@@ -120,10 +120,8 @@ def read_nifti(
 
 
 def write_nifti(path: Path, image: Image) -> None:
-    """Write stored values with the source's header, affine, dtype and scaling.
-
-    Images that did not come from NIfTI are written with an identity affine, slices last.
-    """
+    """Write stored values with the source's header, affine, dtype and scaling."""
+    # Images that did not come from NIfTI are written with an identity affine, slices last.
     import nibabel as nib
 
     stored = denormalise(image)
