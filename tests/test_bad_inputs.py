@@ -130,8 +130,8 @@ def check_output(case: Case, command: str, out: Path) -> list[str]:
     if not target.is_file():
         return [f"no output {target}"]
     a, b = read(case.path), read(target)
-    if a.array.shape != b.array.shape or a.meta["dtype"] != b.meta["dtype"]:
-        return [f"output {b.array.shape} {b.meta['dtype']} != input {a.array.shape}"]
+    if a.array.shape != b.array.shape or a.meta.scaling.dtype != b.meta.scaling.dtype:
+        return [f"output {b.array.shape} {b.meta.scaling.dtype} != input {a.array.shape}"]
     return []
 
 

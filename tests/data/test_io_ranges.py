@@ -5,20 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pytest
+from sample_files import pydicom_file
 
 from medenoise.data.io import Image, from_array, range_note, read, to_array, write
 
 RNG = np.random.default_rng(1)
-
-
-def pydicom_file(name: str) -> Path:
-    import pydicom.data
-
-    path = Path(pydicom.data.__file__).parent / "test_files" / name
-    if not path.exists():
-        pytest.skip(f"pydicom test file {name} not bundled")
-    return path
 
 
 def ct_variant(tmp_path: Path, array: np.ndarray, bits: int, name: str = "ct.dcm") -> Path:
@@ -41,9 +32,9 @@ def test_signed_12_bit_dicom_uses_its_stored_range_through_the_rescale(tmp_path)
     a[0, :2] = (-2048, 2047)
     src = ct_variant(tmp_path, a, 12)
     image = read(src)
-    assert (image.meta["lo"], image.meta["hi"]) == (-2048 - 1024, 2047 - 1024)
-    assert "BitsStored 12" in image.meta["range_source"]
-    assert "signed" in image.meta["range_source"]
+    assert (image.meta.scaling.lo, image.meta.scaling.hi) == (-2048 - 1024, 2047 - 1024)
+    assert "BitsStored 12" in image.meta.scaling.range_source
+    assert "signed" in image.meta.scaling.range_source
     assert image.array[0, 0, 0] == 0.0 and image.array[0, 1, 0] == 1.0
     np.testing.assert_allclose(image.array[..., 0], (a + 2048) / 4095, atol=1e-7)
 
@@ -61,9 +52,9 @@ def test_signed_12_bit_dicom_uses_its_stored_range_through_the_rescale(tmp_path)
 
 def test_signed_16_bit_dicom_keeps_the_full_range_and_says_so():
     image = read(pydicom_file("CT_small.dcm"))
-    assert (image.meta["lo"], image.meta["hi"]) == (-32768 - 1024, 32767 - 1024)
-    assert "BitsStored 16" in image.meta["range_source"]
-    assert "all 16 allocated bits" in image.meta["range_source"]
+    assert (image.meta.scaling.lo, image.meta.scaling.hi) == (-32768 - 1024, 32767 - 1024)
+    assert "BitsStored 16" in image.meta.scaling.range_source
+    assert "all 16 allocated bits" in image.meta.scaling.range_source
     note = range_note(image)  # tissue sits in ~0.50-0.53 of that range
     assert note is not None and "--range" in note and "0.50" in note
 
@@ -73,7 +64,7 @@ def test_value_range_override_is_recorded_and_round_trips(tmp_path):
 
     src = pydicom_file("CT_small.dcm")
     image = read(src, value_range=(-1024, 3071))  # HU window
-    assert image.meta["range_source"] == "given value range"
+    assert image.meta.scaling.range_source == "given value range"
     assert range_note(image) is None
     assert image.array.min() >= 0 and image.array.max() <= 1
     write(tmp_path / "ct.dcm", image)
@@ -82,7 +73,7 @@ def test_value_range_override_is_recorded_and_round_trips(tmp_path):
     )
     a = RNG.integers(-500, 1500, (8, 9)).astype(np.int16)
     arr = from_array(a, value_range=(-1000, 2000))
-    assert arr.meta["range_source"] == "given value range"
+    assert arr.meta.scaling.range_source == "given value range"
     np.testing.assert_allclose(arr.array[..., 0], (a + 1000) / 3000, atol=1e-7)
     np.testing.assert_array_equal(to_array(arr), a)
 
@@ -91,16 +82,19 @@ def test_range_sources_of_other_formats(tmp_path):
     import nibabel as nib
     import tifffile
 
-    assert from_array(np.zeros((4, 4), np.uint16)).meta["range_source"] == "uint16 range"
+    assert from_array(np.zeros((4, 4), np.uint16)).meta.scaling.range_source == "uint16 range"
     raw = RNG.integers(0, 100, (6, 5, 4)).astype(np.int16)
     img = nib.Nifti1Image(raw, np.eye(4))
     img.header.set_slope_inter(2.0, -5.0)
     nib.save(img, tmp_path / "v.nii")
     meta = read(tmp_path / "v.nii").meta
-    assert meta["range_source"].startswith("int16 range") and "scl_slope 2" in meta["range_source"]
+    assert (
+        meta.scaling.range_source.startswith("int16 range")
+        and "scl_slope 2" in meta.scaling.range_source
+    )
     tifffile.imwrite(tmp_path / "f.tif", np.full((4, 4), 300.0, np.float32))
     floats = read(tmp_path / "f.tif")
-    assert floats.meta["range_source"] == "float values taken as given"
+    assert floats.meta.scaling.range_source == "float values taken as given"
     assert "300" in range_note(floats)
     tifffile.imwrite(tmp_path / "g.tif", RNG.random((4, 4), dtype=np.float32))
     assert range_note(read(tmp_path / "g.tif")) is None
@@ -115,8 +109,8 @@ def test_dicom_uid_seed_makes_outputs_reproducible(tmp_path):
     uids = []
     for i, seed in enumerate(["run a", "run a", "run b", None]):
         image = read(src)
-        image.meta["uid_seed"] = seed
-        image.meta["series_note"] = "with synthetic noise"
+        image.meta.uid_seed = seed
+        image.meta.series_note = "with synthetic noise"
         write(tmp_path / f"{i}.dcm", image)
         uids.append(pydicom.dcmread(tmp_path / f"{i}.dcm").SOPInstanceUID)
     assert uids[0] == uids[1] and len(set(uids)) == 3

@@ -1,7 +1,8 @@
 """Read and write PNG, JPEG, TIFF, DICOM and NIfTI as float32 [0, 1] `Image`s, and back.
 
-`read` normalises by the format's nominal range and keeps in `Image.meta` what `write` needs
-to restore the original dtype, range and headers. Format libraries load only when used.
+`read` normalises by the format's nominal range and keeps in `Image.meta` (an `ImageMeta`)
+what `write` needs to restore the original dtype, range and headers. Format libraries load
+only when used.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ from medenoise.data.io.common import (
     check_finite,
     damaged,
     from_array,
-    meta_get,
     quiet_libraries,
     range_note,
     suffix_of,
     to_array,
 )
+from medenoise.data.io.meta import DicomInfo, ImageMeta, NiftiInfo, Scaling, TiffInfo
 from medenoise.errors import UserError
 
 SUPPORTED_SUFFIXES: tuple[str, ...] = (
@@ -49,7 +50,12 @@ _FORMATS = {
 
 __all__ = [
     "SUPPORTED_SUFFIXES",
+    "DicomInfo",
     "Image",
+    "ImageMeta",
+    "NiftiInfo",
+    "Scaling",
+    "TiffInfo",
     "from_array",
     "image_notes",
     "is_image_file",
@@ -75,16 +81,15 @@ def is_image_file(path: str | Path) -> bool:
 
 
 def image_notes(image: Image) -> list[str]:
-    """Things the user should know about a file that was read fine: a value range that the
-    data barely fill, an alpha channel that was dropped (outputs have none)."""
+    """Notes on a file that was read fine (barely filled value range, dropped alpha)."""
     notes = [note] if (note := range_note(image)) else []
-    meta = image.meta if isinstance(image.meta, dict) else {}
-    if meta.get("alpha_dropped"):
+    if image.meta.alpha_dropped:
         notes.append("alpha (transparency) channel ignored; the output has none")
     return notes
 
 
 def _format_for_reading(path: Path) -> str:
+    """The format to decode `path` as: by suffix, else by the DICOM magic; else a UserError."""
     fmt = _FORMATS.get(suffix_of(path))
     if fmt is None:
         from medenoise.data.io.dicom import is_dicom
@@ -104,13 +109,10 @@ def read(
     value_range: tuple[float, float] | None = None,
     axis: int | str = "auto",
 ) -> Image:
-    """Read an image file as float32 in [0, 1], (H, W, C) or (S, H, W, C).
-
-    `value_range` (lo, hi) overrides the nominal range: lo maps to 0, hi to 1 (in the file's
-    value units, after DICOM/NIfTI rescaling). `axis`: NIfTI volumes are cut into planes
-    along this spatial axis ("auto": the acquisition plane). Bad files raise `UserError`,
-    never a traceback.
-    """
+    """Read an image as float32 in [0, 1], (H, W, C) or (S, H, W, C); bad files: UserError."""
+    # `value_range` (lo, hi) overrides the nominal range: lo maps to 0, hi to 1 (in the file's
+    # value units, after DICOM/NIfTI rescaling). `axis`: NIfTI volumes are cut into planes
+    # along this spatial axis ("auto": the acquisition plane); other formats ignore it.
     path = Path(path)
     if not path.exists():
         raise UserError("file not found", path)
@@ -161,14 +163,12 @@ def read(
 
 
 def write(path: str | Path, image: Image) -> None:
-    """Write `image` in the format of `path`'s suffix, in its original dtype and range.
-
-    Writes atomically (temporary file, then rename), creates parent folders, and refuses
-    to overwrite the file the image was read from.
-    """
+    """Write `image` in the format of `path`'s suffix, in its original dtype and range."""
+    # Atomic (temporary file, then rename), creates parent folders, and refuses to overwrite
+    # the file the image was read from.
     path = Path(path)
     fmt = _FORMATS.get(suffix_of(path))
-    if fmt is None and not suffix_of(path) and meta_get(image, "format") == "dicom":
+    if fmt is None and not suffix_of(path) and image.meta.format == "dicom":
         fmt = "dicom"  # DICOM files often have no suffix (IM0001): the output keeps the name
     if fmt is None:
         raise UserError(

@@ -1,7 +1,8 @@
-"""The Image type, value normalisation to [0, 1] and back, and atomic writes.
+"""Value normalisation to [0, 1] and back, dtype/finite checks, provenance, atomic writes.
 
 Every reader turns stored pixel values into float32 in [0, 1] by the format's nominal range and
-records in `Image.meta` what `denormalise` needs to give back the very same stored values.
+records in `Image.meta.scaling` what `denormalise` needs to give back the very same stored
+values.
 """
 
 from __future__ import annotations
@@ -11,12 +12,11 @@ import os
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from medenoise.data.io.meta import Image, ImageMeta, Scaling
 from medenoise.errors import UserError
 
 # Stored dtypes we can normalise and give back bit-exactly through float32 (24-bit mantissa).
@@ -24,49 +24,16 @@ INT_DTYPES = ("uint8", "uint16", "int8", "int16")
 FLOAT_DTYPES = ("float16", "float32", "float64")
 
 
-@dataclass
-class Image:
-    """Pixels as float32 in [0, 1], shape (H, W, C) or (S, H, W, C), plus what restores them.
-
-    `meta` keys shared by all formats: format, source, dtype (stored dtype), lo/hi (values mapped
-    to 0/1), slope/inter (stored -> value), invert (MONOCHROME1), clip (integer limits on write),
-    range_source (where lo/hi came from: dtype, DICOM BitsStored, a given range), and, set by
-    the caller, derivation (names the model in DICOM output) and uid_seed (reproducible UIDs).
-    """
-
-    array: np.ndarray
-    meta: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def is_stack(self) -> bool:
-        return self.array.ndim == 4
-
-
-def meta_get(image: Image, key: str, default: Any = None) -> Any:
-    """Read `key` from `image.meta`, whether it is a dict or an object with attributes."""
-    meta = image.meta
-    if isinstance(meta, dict):
-        return meta.get(key, default)
-    return getattr(meta, key, default)
-
-
 def set_provenance(
     image: Image, derivation: str, uid_seed: str | None = None, series_note: str | None = None
 ) -> None:
-    """Record how an output was made: `derivation` names the tool and model (DICOM
-    DerivationDescription), `uid_seed` makes its new UIDs reproducible, `series_note` is
-    added to the DICOM series description."""
-    for key, value in (
-        ("derivation", derivation),
-        ("uid_seed", uid_seed),
-        ("series_note", series_note),
-    ):
-        if value is None:
-            continue
-        if isinstance(image.meta, dict):
-            image.meta[key] = value
-        elif hasattr(image.meta, key):
-            setattr(image.meta, key, value)
+    """Record how an output was made (DICOM DerivationDescription, reproducible UIDs, note)."""
+    if derivation is not None:
+        image.meta.derivation = derivation
+    if uid_seed is not None:
+        image.meta.uid_seed = uid_seed
+    if series_note is not None:
+        image.meta.series_note = series_note
 
 
 def suffix_of(path: str | Path) -> str:
@@ -92,6 +59,7 @@ def check_dtype(dtype: np.dtype, path: str | Path | None) -> np.dtype:
 
 
 def check_finite(array: np.ndarray, path: str | Path | None) -> None:
+    """Refuse float data holding NaN or Inf: no denoiser can make sense of them."""
     if array.dtype.kind == "f" and not np.isfinite(array).all():
         raise UserError("image contains NaN or Inf values; replace them first", path)
 
@@ -113,8 +81,8 @@ LIBRARY_LOGGERS = ("tifffile", "nibabel", "nibabel.global", "pydicom", "PIL")
 
 @contextmanager
 def quiet_libraries() -> Iterator[None]:
-    """Silence the format libraries' logged warnings while reading (nibabel and tifffile print
-    header complaints on stderr, which would break the one-line error contract)."""
+    """Silence the format libraries' logged warnings, so an error stays one line on stderr."""
+    # nibabel and tifffile log header complaints on stderr.
     loggers = [logging.getLogger(name) for name in LIBRARY_LOGGERS]
     states = [logger.disabled for logger in loggers]
     for logger in loggers:
@@ -135,7 +103,7 @@ def nominal_range(dtype: np.dtype) -> tuple[float, float]:
     return 0.0, 1.0
 
 
-def scaling(
+def scaling_for(
     dtype: np.dtype,
     path: str | Path | None,
     *,
@@ -145,12 +113,10 @@ def scaling(
     value_range: tuple[float, float] | None = None,
     invert: bool = False,
     range_source: str | None = None,
-) -> dict[str, Any]:
-    """Normalisation entries for `meta`: the stored range mapped through slope/intercept.
-
-    `value_range` (lo, hi) overrides that range, in value units (after slope/intercept).
-    `range_source` says where the range came from (kept as meta["range_source"]).
-    """
+) -> Scaling:
+    """The `Scaling` of stored values: their range mapped through slope/intercept to [0, 1]."""
+    # `value_range` (lo, hi) overrides that range, in value units (after slope/intercept);
+    # `range_source` says where the range came from (kept as `Scaling.range_source`).
     dtype = np.dtype(dtype)
     s_lo, s_hi = stored_range if stored_range is not None else nominal_range(dtype)
     if not (np.isfinite(slope) and np.isfinite(inter)) or slope == 0:
@@ -178,31 +144,30 @@ def scaling(
             path,
         )
     clip = (int(s_lo), int(s_hi)) if dtype.kind in "iu" else None
-    return {
-        "dtype": dtype.name,
-        "lo": float(lo),
-        "hi": float(hi),
-        "slope": float(slope),
-        "inter": float(inter),
-        "invert": bool(invert),
-        "clip": clip,
-        "range_source": source,
-    }
+    return Scaling(
+        dtype=dtype.name,
+        lo=float(lo),
+        hi=float(hi),
+        slope=float(slope),
+        inter=float(inter),
+        invert=bool(invert),
+        clip=clip,
+        range_source=source,
+    )
 
 
 def range_note(image: Image, min_span: float = 1 / 16) -> str | None:
-    """A hint when integer data fill under `min_span` of their range (or floats leave [0, 1]).
-
-    Signed 16-bit CT/MR typically occupy ~3 % of the int16 range (tissue at 0.50-0.53), so
-    noise levels given in 1/255 of the range mean little; `--range LO,HI` fixes that.
-    """
-    source = meta_get(image, "range_source")
+    """A hint when integer data fill under `min_span` of their range (or floats leave [0, 1])."""
+    # Signed 16-bit CT/MR typically occupy ~3 % of the int16 range (tissue at 0.50-0.53), so
+    # noise levels given in 1/255 of the range mean little; `--range LO,HI` fixes that.
+    scale = image.meta.scaling
+    source = scale.range_source
     array = np.asarray(image.array)
     if source in (None, "given value range") or array.size == 0:
         return None
     a, b = float(array.min()), float(array.max())
-    lo, hi = meta_get(image, "lo"), meta_get(image, "hi")
-    if np.dtype(meta_get(image, "dtype", "float32")).kind == "f":
+    lo, hi = scale.lo, scale.hi
+    if np.dtype(scale.dtype).kind == "f":
         if a >= -0.25 and b <= 1.25:
             return None
         text = f"float values span {a:g} to {b:g}, not [0, 1] ({source})"
@@ -213,33 +178,30 @@ def range_note(image: Image, min_span: float = 1 / 16) -> str | None:
     return text + "; noise levels are relative to that range, pass --range LO,HI to set it"
 
 
-def normalise(stored: np.ndarray, meta: dict[str, Any]) -> np.ndarray:
-    """Stored values -> float32 on the [0, 1] scale described by `meta`."""
-    values = stored.astype(np.float64) * meta["slope"] + meta["inter"]
-    x = (values - meta["lo"]) / (meta["hi"] - meta["lo"])
-    if meta["invert"]:
+def normalise(stored: np.ndarray, scale: Scaling) -> np.ndarray:
+    """Stored values -> float32 on the [0, 1] scale described by `scale`."""
+    values = stored.astype(np.float64) * scale.slope + scale.inter
+    x = (values - scale.lo) / (scale.hi - scale.lo)
+    if scale.invert:
         x = 1.0 - x
     return x.astype(np.float32)
 
 
 def denormalise(image: Image) -> np.ndarray:
-    """Float array on the [0, 1] scale -> stored values in the original dtype.
-
-    Integers are rounded and clipped only to what the stored type can hold.
-    """
-    path = meta_get(image, "source")
+    """Float array on the [0, 1] scale -> stored values in the original dtype."""
+    # Integers are rounded and clipped only to what the stored type can hold.
+    scale = image.meta.scaling
     array = np.asarray(image.array)
-    check_finite(array, path)
+    check_finite(array, image.meta.source)
     x = array.astype(np.float64)
-    if meta_get(image, "invert", False):
+    if scale.invert:
         x = 1.0 - x
-    lo, hi = meta_get(image, "lo", 0.0), meta_get(image, "hi", 1.0)
-    values = x * (hi - lo) + lo
-    stored = (values - meta_get(image, "inter", 0.0)) / meta_get(image, "slope", 1.0)
-    dtype = np.dtype(meta_get(image, "dtype", "float32"))
+    values = x * (scale.hi - scale.lo) + scale.lo
+    stored = (values - scale.inter) / scale.slope
+    dtype = np.dtype(scale.dtype)
     if dtype.kind == "f":
         return stored.astype(dtype)
-    qmin, qmax = meta_get(image, "clip") or nominal_range(dtype)
+    qmin, qmax = scale.clip or nominal_range(dtype)
     return np.clip(np.rint(stored), qmin, qmax).astype(dtype)
 
 
@@ -261,16 +223,17 @@ def from_array(array: np.ndarray, value_range: tuple[float, float] | None = None
         raise UserError(f"expected an (H, W), (H, W, C) or (S, H, W, C) array, got {array.shape}")
     if array.ndim >= 3 and array.shape[-1] not in (1, 3):
         raise UserError(f"last axis must be 1 (gray) or 3 (RGB) channels, got {array.shape}")
-    meta: dict[str, Any] = {"format": "array", "source": None, "ndim": array.ndim}
-    meta.update(scaling(dtype, None, value_range=value_range))
+    meta = ImageMeta(
+        format="array", ndim=array.ndim, scaling=scaling_for(dtype, None, value_range=value_range)
+    )
     stored = to_hwc(array.astype(dtype), None)
-    return Image(normalise(stored, meta), meta)
+    return Image(normalise(stored, meta.scaling), meta)
 
 
 def to_array(image: Image) -> np.ndarray:
     """Inverse of `from_array` (or `read`): stored values, original dtype and layout."""
     stored = denormalise(image)
-    ndim = meta_get(image, "ndim")
+    ndim = image.meta.ndim
     if ndim is None:  # images read from files: gray comes back without its channel axis
         return stored[..., 0] if stored.shape[-1] == 1 else stored
     return stored[..., 0] if ndim == 2 and stored.shape[-1] == 1 else stored
@@ -278,7 +241,7 @@ def to_array(image: Image) -> np.ndarray:
 
 def check_not_source(path: Path, image: Image) -> None:
     """Refuse to write onto the file the image was read from (never overwrite an input)."""
-    source = meta_get(image, "source")
+    source = image.meta.source
     if not source:
         return
     same = Path(source).resolve() == path.resolve()

@@ -16,13 +16,14 @@ import numpy as np
 
 from medenoise.data.io.common import (
     Image,
+    ImageMeta,
     atomic_write,
     damaged,
     denormalise,
-    meta_get,
     normalise,
-    scaling,
+    scaling_for,
 )
+from medenoise.data.io.meta import DicomInfo
 from medenoise.errors import UserError
 
 # Elements describing the old pixel data that would be wrong or stale after denoising.
@@ -101,7 +102,7 @@ def read_dicom(path: Path, value_range: tuple[float, float] | None = None) -> Im
 
 
 def _image_from(ds: Any, path: Path, value_range: tuple[float, float] | None) -> Image:
-    """The Image of a parsed dataset (pixel data decoded, modality scaling in `meta`)."""
+    """The Image of a parsed dataset (pixel data decoded, modality scaling in `meta.scaling`)."""
     from pydicom.pixels import get_decoder
 
     with warnings.catch_warnings():
@@ -157,34 +158,28 @@ def _image_from(ds: Any, path: Path, value_range: tuple[float, float] | None) ->
     )
     if slope != 1.0 or inter != 0.0:
         range_source += f", rescale slope {slope:g} intercept {inter:g}"
-    meta: dict[str, Any] = {
-        "format": "dicom",
-        "source": str(path),
-        "dataset": ds,
-        "photometric": photometric,
-        "bits_stored": bits_stored,
-        "signed": signed,
-        "multiframe": multi,
-        "compressed": bool(tsyntax.is_compressed),
-    }
-    meta.update(
-        scaling(
-            array.dtype,
-            path,
-            stored_range=stored_range,
-            slope=slope,
-            inter=inter,
-            value_range=value_range,
-            invert=photometric == "MONOCHROME1",
-            range_source=range_source,
-        )
+    scale = scaling_for(
+        array.dtype,
+        path,
+        stored_range=stored_range,
+        slope=slope,
+        inter=inter,
+        value_range=value_range,
+        invert=photometric == "MONOCHROME1",
+        range_source=range_source,
     )
-    return Image(normalise(array, meta), meta)
+    meta = ImageMeta(
+        format="dicom",
+        source=str(path),
+        scaling=scale,
+        dicom=DicomInfo(ds, photometric, bits_stored, multi),
+    )
+    return Image(normalise(array, scale), meta)
 
 
 def _redacted(error: UserError, ds: Any) -> UserError:
-    """`error` with any patient tag value of `ds` blanked out of its message (library messages
-    may quote element values; patient data must never reach the terminal or a log)."""
+    """`error` with patient tag values blanked out: they must never reach a terminal or log."""
+    # Library messages may quote element values.
     message = error.message
     for keyword in PATIENT_KEYWORDS:
         try:
@@ -222,6 +217,7 @@ def _transfer_syntax(ds: Any) -> Any:
 
 
 def _check_supported(ds: Any, path: Path) -> None:
+    """Refuse pixel layouts we cannot normalise and give back (bit depth, palette, samples)."""
     if "BitsAllocated" not in ds or "Rows" not in ds:
         raise UserError("DICOM image lacks Bits Allocated / Rows (broken file?)", path)
     bits = int(ds.BitsAllocated)
@@ -251,14 +247,15 @@ def write_dicom(path: Path, image: Image) -> None:
     import pydicom
     from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
-    source_ds = meta_get(image, "dataset")
-    if source_ds is None:
+    info = image.meta.dicom
+    if info is None:
         raise UserError("writing DICOM needs an image read from a DICOM file", path)
+    source_ds = info.dataset
     stored = denormalise(image)
     spp = int(source_ds.get("SamplesPerPixel", 1))
     if stored.shape[-1] != spp or stored.ndim not in (3, 4):
         raise UserError(f"DICOM output needs {spp} channel(s), got shape {stored.shape}", path)
-    if stored.ndim == 4 and stored.shape[0] > 1 and not meta_get(image, "multiframe"):
+    if stored.ndim == 4 and stored.shape[0] > 1 and not info.multiframe:
         raise UserError("the DICOM source is single-frame; cannot write a stack into it", path)
 
     with warnings.catch_warnings():
@@ -271,8 +268,8 @@ def write_dicom(path: Path, image: Image) -> None:
         for keyword in STALE_KEYWORDS:
             if keyword in ds:
                 delattr(ds, keyword)
-        _set_pixels(ds, stored, meta_get(image, "photometric", "MONOCHROME2"))
-        bits_stored = int(meta_get(image, "bits_stored") or ds.BitsStored)
+        _set_pixels(ds, stored, info.photometric)
+        bits_stored = int(info.bits_stored or ds.BitsStored)
         ds.BitsStored, ds.HighBit = bits_stored, bits_stored - 1
         _mark_derived(ds, image, generate_uid)
         ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
@@ -307,14 +304,12 @@ def _set_pixels(ds: Any, stored: np.ndarray, photometric: str) -> None:
 
 
 def _mark_derived(ds: Any, image: Image, generate_uid: Any) -> None:
-    """New instance and series identity, ImageType DERIVED\\SECONDARY, a pointer to the source.
-
-    meta["derivation"] names the process; meta["series_note"] (default "denoised") is appended
-    to the series description; with meta["uid_seed"] (a text naming this exact output, e.g.
-    noise spec + seed + file) the SOP Instance UID derives from it, so reruns give equal files.
-    """
-    derivation = meta_get(image, "derivation") or "medenoise"
-    uid_seed = meta_get(image, "uid_seed")
+    """New instance and series identity, ImageType DERIVED\\SECONDARY, a pointer to the source."""
+    # meta.derivation names the process; meta.series_note (default "denoised") is appended
+    # to the series description; with meta.uid_seed (a text naming this exact output, e.g.
+    # noise spec + seed + file) the SOP Instance UID derives from it, so reruns give equal files.
+    derivation = image.meta.derivation or "medenoise"
+    uid_seed = image.meta.uid_seed
     from pydicom.dataset import Dataset
 
     old_sop_class = ds.get("SOPClassUID")
@@ -330,7 +325,7 @@ def _mark_derived(ds: Any, image: Image, generate_uid: Any) -> None:
     ds.ImageType = ["DERIVED", "SECONDARY", *[str(v) for v in image_type[2:]]]
     ds.DerivationDescription = str(derivation)[:1024]
     description = str(ds.get("SeriesDescription", "") or "")
-    note = meta_get(image, "series_note") or "denoised"
+    note = image.meta.series_note or "denoised"
     ds.SeriesDescription = f"{description} {note}".strip()[:64]
     if old_sop_class and old_sop_uid:
         ref = Dataset()

@@ -15,15 +15,16 @@ import numpy as np
 
 from medenoise.data.io.common import (
     Image,
+    ImageMeta,
     atomic_write,
     check_dtype,
     check_finite,
     damaged,
     denormalise,
-    meta_get,
     normalise,
-    scaling,
+    scaling_for,
 )
+from medenoise.data.io.meta import NiftiInfo
 from medenoise.errors import UserError
 
 DEFAULT_SLICE_AXIS = 2
@@ -40,8 +41,8 @@ def parse_axis(text: str | int | None) -> int | str:
 
 
 def slice_axis(header: Any, axis: int | str = "auto") -> int:
-    """The spatial axis to slice along: `axis`, or for "auto" the header's slice_dim
-    (the acquisition plane) when set, else the last spatial axis."""
+    """The spatial axis to slice along: `axis`, or for "auto" the acquisition plane."""
+    # "auto": the header's slice_dim when set, else the last spatial axis.
     if axis != "auto":
         return int(axis)
     try:
@@ -63,8 +64,8 @@ def _plane_order(ndim: int, axis: int) -> list[int]:
 def read_nifti(
     path: Path, value_range: tuple[float, float] | None = None, axis: int | str = "auto"
 ) -> Image:
-    """Read a NIfTI file as (H, W, 1) (2-D) or (S, H, W, 1) slices along spatial `axis`
-    (0, 1, 2, or "auto": see `slice_axis`). A 2-D image is one slice whatever the axis."""
+    """Read a NIfTI file as (H, W, 1) (2-D) or (S, H, W, 1) slices along spatial `axis`."""
+    # `axis`: 0, 1, 2, or "auto" (see `slice_axis`); a 2-D image is one slice whatever the axis.
     import nibabel as nib
 
     try:
@@ -95,58 +96,52 @@ def read_nifti(
     order = _plane_order(raw.ndim, axis)
     moved = raw.transpose(order)
     stack = moved.reshape((-1,) + moved.shape[-2:]) if raw.ndim > 2 else moved
-    meta: dict[str, Any] = {
-        "format": "nifti",
-        "source": str(path),
-        "nifti_class": type(img).__name__,
-        "header": img.header.copy(),
-        "affine": np.array(img.affine),
-        "ondisk_dtype": img.header.get_data_dtype().str,
-        "shape": tuple(int(n) for n in raw.shape),
-        "axis": axis,
-        "order": order,
-        "scaled": scaled,
-    }
-    meta.update(
-        scaling(
-            dtype,
-            path,
-            slope=float(slope),
-            inter=float(inter),
-            value_range=value_range,
-            range_source=f"{dtype.name} range"
-            + (f", scl_slope {slope:g} scl_inter {inter:g}" if scaled else ""),
-        )
+    info = NiftiInfo(
+        nifti_class=type(img).__name__,
+        header=img.header.copy(),
+        affine=np.array(img.affine),
+        ondisk_dtype=img.header.get_data_dtype().str,
+        shape=tuple(int(n) for n in raw.shape),
+        axis=axis,
+        order=tuple(order),
+        scaled=scaled,
     )
-    return Image(normalise(stack[..., None], meta), meta)
+    scale = scaling_for(
+        dtype,
+        path,
+        slope=float(slope),
+        inter=float(inter),
+        value_range=value_range,
+        range_source=f"{dtype.name} range"
+        + (f", scl_slope {slope:g} scl_inter {inter:g}" if scaled else ""),
+    )
+    meta = ImageMeta(format="nifti", source=str(path), scaling=scale, nifti=info)
+    return Image(normalise(stack[..., None], scale), meta)
 
 
 def write_nifti(path: Path, image: Image) -> None:
-    """Write stored values with the source's header, affine, dtype and scaling.
-
-    Images that did not come from NIfTI are written with an identity affine, slices last.
-    """
+    """Write stored values with the source's header, affine, dtype and scaling."""
+    # Images that did not come from NIfTI are written with an identity affine, slices last.
     import nibabel as nib
 
     stored = denormalise(image)
     if stored.shape[-1] != 1 or stored.ndim not in (3, 4):
         raise UserError(f"NIfTI output needs gray (S, H, W, 1) or (H, W, 1), got {stored.shape}")
     planes = stored[..., 0]
-    shape = meta_get(image, "shape")
-    order = meta_get(image, "order")
-    header = meta_get(image, "header")
-    if shape is not None and order is not None and header is not None:
-        moved_shape = tuple(shape[i] for i in order)
+    info = image.meta.nifti
+    if info is not None:
+        moved_shape = tuple(info.shape[i] for i in info.order)
         if int(np.prod(moved_shape)) != planes.size or moved_shape[-2:] != planes.shape[-2:]:
-            raise UserError(f"image shape {planes.shape} no longer matches the NIfTI {shape}", path)
-        data = planes.reshape(moved_shape).transpose(np.argsort(order))
-        cls = (
-            nib.Nifti2Image if meta_get(image, "nifti_class") == "Nifti2Image" else nib.Nifti1Image
-        )
-        img = cls(data, meta_get(image, "affine"), header.copy())
-        img.header.set_data_dtype(np.dtype(meta_get(image, "ondisk_dtype")))
-        if meta_get(image, "scaled"):
-            img.header.set_slope_inter(meta_get(image, "slope"), meta_get(image, "inter"))
+            raise UserError(
+                f"image shape {planes.shape} no longer matches the NIfTI {info.shape}", path
+            )
+        data = planes.reshape(moved_shape).transpose(np.argsort(info.order))
+        cls = nib.Nifti2Image if info.nifti_class == "Nifti2Image" else nib.Nifti1Image
+        img = cls(data, info.affine, info.header.copy())
+        img.header.set_data_dtype(np.dtype(info.ondisk_dtype))
+        if info.scaled:
+            scale = image.meta.scaling
+            img.header.set_slope_inter(scale.slope, scale.inter)
     else:
         data = planes if planes.ndim == 2 else planes.transpose(1, 2, 0)
         img = nib.Nifti1Image(data, np.eye(4))

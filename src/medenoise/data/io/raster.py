@@ -7,17 +7,17 @@ degraded; 16-bit colour belongs in TIFF.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from medenoise.data.io.common import (
     Image,
+    ImageMeta,
     atomic_write,
     damaged,
     denormalise,
     normalise,
-    scaling,
+    scaling_for,
     to_hwc,
 )
 from medenoise.errors import UserError
@@ -76,13 +76,13 @@ def read_raster(path: Path, value_range: tuple[float, float] | None = None) -> I
         array = array.astype(np.uint16)
     if array.dtype not in (np.uint8, np.uint16) or array.ndim not in (2, 3):
         raise UserError(f"unsupported {fmt.upper()} pixel mode {mode!r}", path)
-    meta: dict[str, Any] = {
-        "format": "jpeg" if fmt in ("jpeg", "mpo") else "png",
-        "source": str(path),
-        "alpha_dropped": alpha_dropped,
-    }
-    meta.update(scaling(array.dtype, path, value_range=value_range))
-    return Image(normalise(to_hwc(array, path), meta), meta)
+    meta = ImageMeta(
+        format="jpeg" if fmt in ("jpeg", "mpo") else "png",
+        source=str(path),
+        scaling=scaling_for(array.dtype, path, value_range=value_range),
+        alpha_dropped=alpha_dropped,
+    )
+    return Image(normalise(to_hwc(array, path), meta.scaling), meta)
 
 
 def _single_image(image: Image, path: Path, what: str) -> np.ndarray:

@@ -1,27 +1,27 @@
 """TIFF via tifffile: 8/16-bit and float images, multi-page stacks and hyperstacks.
 
 Every axis other than Y, X and samples is flattened into the stack axis S; the original
-axes and sizes go into `meta` so that `write_tiff` restores the same shape.
+axes and sizes go into `meta.tiff` so that `write_tiff` restores the same shape.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from medenoise.data.io.common import (
     Image,
+    ImageMeta,
     atomic_write,
     check_dtype,
     check_finite,
     damaged,
     denormalise,
-    meta_get,
     normalise,
-    scaling,
+    scaling_for,
 )
+from medenoise.data.io.meta import TiffInfo
 from medenoise.errors import UserError
 
 
@@ -63,17 +63,16 @@ def read_tiff(path: Path, value_range: tuple[float, float] | None = None) -> Ima
     if array.shape[-1] not in (1, 3):
         raise UserError(f"TIFF with {channels} samples per pixel is not supported", path)
 
-    meta: dict[str, Any] = {
-        "format": "tiff",
-        "source": str(path),
-        "stack_axes": stack_axes,
-        "stack_shape": tuple(int(n) for n in stack_shape),
-        "alpha_dropped": alpha_dropped,
-    }
-    meta.update(scaling(dtype, path, value_range=value_range))
+    meta = ImageMeta(
+        format="tiff",
+        source=str(path),
+        scaling=scaling_for(dtype, path, value_range=value_range),
+        alpha_dropped=alpha_dropped,
+        tiff=TiffInfo(stack_axes, tuple(int(n) for n in stack_shape)),
+    )
     if array.ndim > 4:
         raise UserError("TIFF has too many dimensions", path)
-    return Image(normalise(array, meta), meta)
+    return Image(normalise(array, meta.scaling), meta)
 
 
 def write_tiff(path: Path, image: Image) -> None:
@@ -90,8 +89,9 @@ def write_tiff(path: Path, image: Image) -> None:
     if not rgb:
         stored = stored[..., 0]
     if stored.ndim == (4 if rgb else 3):  # a stack: restore the original hyperstack shape
-        stack_axes = meta_get(image, "stack_axes") or "Q"
-        stack_shape = tuple(meta_get(image, "stack_shape") or ())
+        info = image.meta.tiff or TiffInfo()  # images from other formats: a plain stack
+        stack_axes = info.stack_axes or "Q"
+        stack_shape = tuple(info.stack_shape)
         if int(np.prod(stack_shape, dtype=np.int64)) != stored.shape[0] or not stack_shape:
             stack_axes, stack_shape = "Q", (stored.shape[0],)
         stored = stored.reshape(stack_shape + stored.shape[1:])
