@@ -1,8 +1,45 @@
-"""Where a model named by the user lives: a zoo name, a model file or a checkpoint path."""
+"""What the user typed → what to load: a baseline, a zoo model, a model file or a checkpoint.
+
+Nothing here imports training code or Lightning at import time: resolving a name needs only
+the zoo registry and the file system.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
+
+Kind = Literal["baseline", "zoo", "file", "checkpoint"]
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A resolved model: its kind, the weights to read (None for baselines), the name to show
+    and the self-ensemble default (the zoo entry's; off for files, checkpoints, baselines)."""
+
+    kind: Kind
+    path: Path | None
+    name: str
+    default_ensemble: bool = False
+
+
+def resolve_model(name_or_path: str | Path, trust_pickle: bool = False) -> ModelRef:
+    """Resolve a baseline name, a zoo name (weights verified), a model file, or, only with
+    `trust_pickle`, a Lightning `.ckpt` of one's own run (any other .ckpt stays a "file",
+    which the model-file reader refuses with a hint)."""
+    from medenoise import zoo
+    from medenoise.methods.baselines import is_baseline_name
+
+    name = str(name_or_path)
+    if is_baseline_name(name):
+        return ModelRef("baseline", None, name.lower())
+    entry = None if Path(name).exists() else zoo.entry(name)
+    if entry is not None:  # an existing file of the same name wins over the zoo
+        return ModelRef("zoo", zoo.weights(entry), entry.name, bool(entry.ensemble))
+    path = Path(name)
+    kind: Kind = "checkpoint" if trust_pickle and path.suffix.lower() == ".ckpt" else "file"
+    return ModelRef(kind, path, name)
 
 
 def model_path(name_or_path: str | Path) -> Path:

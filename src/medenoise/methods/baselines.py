@@ -32,6 +32,18 @@ class BaselineConfig:
     covariance: str | None = None
     training: dict[str, Any] = field(default_factory=dict)
 
+    # the capabilities inference asks of a network's module: a baseline takes its level
+    # from `noise` or estimates it itself, never through these paths
+    @property
+    def takes_known_level(self) -> bool:
+        """False: a baseline does not need the noise level as a network input."""
+        return False
+
+    @property
+    def estimates_level_per_image(self) -> bool:
+        """False: no estimator net; the baseline's own estimate is internal to it."""
+        return False
+
 
 def _level(noise: str | None, method: str) -> NoiseModel | None:
     """Noise model of a spec that names a level; None when the level is to be estimated."""
