@@ -11,6 +11,14 @@ from pathlib import Path
 from typing import Literal
 
 Kind = Literal["baseline", "zoo", "file", "checkpoint"]
+# The names of methods/baselines.py's BASELINES, kept here so that resolving a name does not
+# import the method package (which imports Lightning); a test keeps the two equal.
+BASELINE_NAMES = ("bm3d", "vst-bm3d", "nlm", "identity")
+
+
+def is_baseline_name(name: str) -> bool:
+    """True when `name` means a baseline: one of BASELINE_NAMES and not an existing file."""
+    return name.lower() in BASELINE_NAMES and not Path(name).exists()
 
 
 @dataclass(frozen=True)
@@ -29,7 +37,6 @@ def resolve_model(name_or_path: str | Path, trust_pickle: bool = False) -> Model
     `trust_pickle`, a Lightning `.ckpt` of one's own run (any other .ckpt stays a "file",
     which the model-file reader refuses with a hint)."""
     from medenoise import zoo
-    from medenoise.methods.baselines import is_baseline_name
 
     name = str(name_or_path)
     if is_baseline_name(name):

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from medenoise.errors import UserError
+from medenoise.inference.resolve import is_baseline_name  # noqa: F401 (callers import it here)
 from medenoise.methods import classical
 from medenoise.noise import NoiseModel, make_noise_model
 
@@ -115,10 +116,3 @@ BASELINES: dict[str, Baseline] = {
     "identity": _identity,
 }
 """Named training-free models usable wherever a model file is (`load_model("bm3d")`)."""
-
-
-def is_baseline_name(name: str) -> bool:
-    """True when `name` means a baseline: one of BASELINES and not an existing file."""
-    from pathlib import Path
-
-    return name.lower() in BASELINES and not Path(name).exists()
