@@ -33,9 +33,7 @@ class ModelRef:
 
 
 def resolve_model(name_or_path: str | Path, trust_pickle: bool = False) -> ModelRef:
-    """Resolve a baseline name, a zoo name (weights verified), a model file, or, only with
-    `trust_pickle`, a Lightning `.ckpt` of one's own run (any other .ckpt stays a "file",
-    which the model-file reader refuses with a hint)."""
+    """What `name_or_path` means: a baseline, a zoo model (weights verified), a file or a .ckpt."""
     from medenoise import zoo
 
     name = str(name_or_path)
@@ -45,6 +43,8 @@ def resolve_model(name_or_path: str | Path, trust_pickle: bool = False) -> Model
     if entry is not None:  # an existing file of the same name wins over the zoo
         return ModelRef("zoo", zoo.weights(entry), entry.name, bool(entry.ensemble))
     path = Path(name)
+    # a .ckpt is a checkpoint only with consent; otherwise the model-file reader refuses it
+    # with a hint to pass --trust-pickle
     kind: Kind = "checkpoint" if trust_pickle and path.suffix.lower() == ".ckpt" else "file"
     return ModelRef(kind, path, name)
 
