@@ -1,4 +1,4 @@
-"""NLL against scipy, and the posterior mean against numerical integration (float64, full/diag covariances)."""
+"""NLL against scipy, and the posterior mean against numerical integration (float64)."""
 
 import math
 
