@@ -17,8 +17,8 @@ import numpy as np
 import torch
 
 from medenoise.config import ModelConfig
+from medenoise.inference.onnx import DenoiseGraph, export_onnx
 from medenoise.methods import build_method
-from medenoise.onnx_backend import DenoiseGraph, export_onnx
 
 
 def best(fn, x, repeats: int) -> float:

@@ -11,6 +11,7 @@ from medenoise.api import load_model
 from medenoise.cli import app
 from medenoise.errors import UserError
 from medenoise.eval.metrics import psnr
+from medenoise.inference.options import InferenceOptions
 from medenoise.methods.classical import bm3d_denoise
 
 SIGMA = 25 / 255
@@ -117,15 +118,15 @@ def record_denoise_calls(module):
 
 
 def test_denoiser_tiled_equals_untiled_on_an_image_several_tiles_wide():
-    from medenoise.api import Denoiser
+    from medenoise.inference.denoiser import Denoiser
 
     module = tiny_module("n2c")  # plain U-Net: overlap 320 covers its receptive field (157)
     planes = np.random.default_rng(3).random((1, 150, 1000, 1), dtype=np.float32)
     shapes = record_denoise_calls(module)
-    whole = Denoiser(module, "m", tile=1024).denoise_planes(planes)
+    whole = Denoiser(module, "m", InferenceOptions(tile=1024)).denoise_planes(planes)
     assert shapes == [(1, 1, 160, 1024)]  # fits one tile: the exact whole-plane path
     shapes.clear()
-    tiled = Denoiser(module, "m", tile=512).denoise_planes(planes)
+    tiled = Denoiser(module, "m", InferenceOptions(tile=512)).denoise_planes(planes)
     assert shapes == [(1, 1, 160, 512)] * 4  # four tiles across
     assert tiled.shape == planes.shape and tiled.dtype == np.float32
     assert np.abs(tiled - whole).max() < 1e-4
@@ -134,11 +135,11 @@ def test_denoiser_tiled_equals_untiled_on_an_image_several_tiles_wide():
 def test_denoiser_out_of_memory_on_the_whole_plane_falls_back_to_half_tiles():
     import torch
 
-    from medenoise.api import Denoiser
+    from medenoise.inference.denoiser import Denoiser
 
     module = tiny_module("n2c")
     planes = np.random.default_rng(3).random((1, 150, 1000, 1), dtype=np.float32)
-    whole = Denoiser(module, "m", tile=1024).denoise_planes(planes)
+    whole = Denoiser(module, "m", InferenceOptions(tile=1024)).denoise_planes(planes)
     shapes, original = [], module.denoise
 
     def small_gpu(x, params=None):
@@ -148,14 +149,14 @@ def test_denoiser_out_of_memory_on_the_whole_plane_falls_back_to_half_tiles():
         return original(x, params)
 
     module.denoise = small_gpu
-    out = Denoiser(module, "m", tile=1024).denoise_planes(planes)
+    out = Denoiser(module, "m", InferenceOptions(tile=1024)).denoise_planes(planes)
     assert shapes == [(1, 1, 160, 1024)] + [(1, 1, 160, 512)] * 4
     assert np.abs(out - whole).max() < 1e-4
 
 
 def test_denoiser_auto_tile_follows_free_memory(monkeypatch):
-    from medenoise.api import Denoiser
     from medenoise.data import tiling
+    from medenoise.inference.denoiser import Denoiser
 
     denoiser = Denoiser(tiny_module("n2c"), "m")
     monkeypatch.setattr(tiling, "available_memory", lambda device=None: 0)
@@ -174,20 +175,21 @@ def test_denoiser_auto_tile_follows_free_memory(monkeypatch):
 
 
 def test_denoiser_rejects_tiles_that_cannot_hold_the_overlap():
-    from medenoise.api import Denoiser
+    from medenoise.inference.denoiser import Denoiser
 
     with pytest.raises(UserError, match="at least 352"):
-        Denoiser(tiny_module("n2c"), "m", tile=320)
+        Denoiser(tiny_module("n2c"), "m", InferenceOptions(tile=320))
     with pytest.raises(UserError, match="multiple of 32"):
-        Denoiser(tiny_module("n2c"), "m", tile=400)
+        Denoiser(tiny_module("n2c"), "m", InferenceOptions(tile=400))
     with pytest.raises(UserError, match="at least 672"):
-        Denoiser(tiny_module("ssdn"), "m", tile=640)
+        Denoiser(tiny_module("ssdn"), "m", InferenceOptions(tile=640))
 
 
 def test_per_image_ssdn_estimates_the_noise_level_once_per_plane(monkeypatch):
     import torch
 
-    from medenoise.api import Denoiser, pad_reflect
+    from medenoise.inference.denoiser import Denoiser
+    from medenoise.inference.padding import pad_reflect
 
     module = tiny_module("ssdn", noise_param="per-image")
     head = module.noise_param.estimator.net.head[-1].conv  # zero-init: make it content-dependent
@@ -209,7 +211,7 @@ def test_per_image_ssdn_estimates_the_noise_level_once_per_plane(monkeypatch):
     )
     shapes = record_denoise_calls(module)
     # A short overlap (not exact) keeps it fast; what matters is where the level comes from.
-    Denoiser(module, "m", tile=224, overlap=128).denoise_planes(planes)
+    Denoiser(module, "m", InferenceOptions(tile=224), overlap=128).denoise_planes(planes)
     assert shapes == [(1, 1, 224, 224)] * 8  # four tiles per plane
     assert estimator_calls == [(1, 1, 320, 320)] * 2  # once per plane, on the padded plane
     assert module.noise_param.mode == "per-image"  # restored
@@ -233,7 +235,7 @@ def test_batched_planes_give_the_one_by_one_result(noise_param):
     per-image level is still estimated per plane, not over the batch)."""
     import torch
 
-    from medenoise.api import Denoiser
+    from medenoise.inference.denoiser import Denoiser
 
     module = tiny_module("ssdn", noise_param=noise_param)
     with torch.no_grad():  # content-dependent estimator (its head starts at zero)
@@ -247,7 +249,7 @@ def test_batched_planes_give_the_one_by_one_result(noise_param):
     single = Denoiser(module, "m").denoise_planes(planes)
     assert shapes == [(1, 1, 64, 64)] * 5  # CPU default: one plane per call
     shapes.clear()
-    batched = Denoiser(module, "m", batch=2).denoise_planes(planes)
+    batched = Denoiser(module, "m", InferenceOptions(batch=2)).denoise_planes(planes)
     assert shapes == [(2, 1, 64, 64), (2, 1, 64, 64), (1, 1, 64, 64)]
     assert np.abs(batched - single).max() < 1e-5
     assert np.abs(single[0] - single[4]).max() > 1e-2  # the planes really differ
@@ -256,7 +258,7 @@ def test_batched_planes_give_the_one_by_one_result(noise_param):
 def test_batched_planes_halve_the_batch_on_out_of_memory():
     import torch
 
-    from medenoise.api import Denoiser
+    from medenoise.inference.denoiser import Denoiser
 
     module = tiny_module("n2c")
     planes = np.random.default_rng(6).random((5, 32, 32, 1), dtype=np.float32)
@@ -270,7 +272,7 @@ def test_batched_planes_halve_the_batch_on_out_of_memory():
         return original(x, params)
 
     module.denoise = small_gpu
-    out = Denoiser(module, "m", batch=4).denoise_planes(planes)
+    out = Denoiser(module, "m", InferenceOptions(batch=4)).denoise_planes(planes)
     assert [s[0] for s in shapes] == [4, 2, 2, 1]
     assert np.abs(out - single).max() < 1e-5
 
@@ -278,35 +280,43 @@ def test_batched_planes_halve_the_batch_on_out_of_memory():
 def test_auto_batch_fills_half_the_free_gpu_memory(monkeypatch):
     import torch
 
-    from medenoise import api
-    from medenoise.api import Denoiser
     from medenoise.data import tiling
+    from medenoise.inference import denoiser as denoiser_module
+    from medenoise.inference.denoiser import Denoiser
 
     den = Denoiser(tiny_module("ssdn"), "m")
     assert den.plane_batch(512, 512, 100) == 1  # CPU
     den.device = torch.device("cuda")
     bpp = tiling.activation_bytes(8, 1, blind=True)
-    monkeypatch.setattr(api, "available_memory", lambda device=None: 2 * 10 * 512 * 512 * bpp)
+    monkeypatch.setattr(
+        denoiser_module, "available_memory", lambda device=None: 2 * 10 * 512 * 512 * bpp
+    )
     assert den.plane_batch(512, 512, 100) == 10
     assert den.plane_batch(512, 512, 3) == 3  # never more than the stack
-    monkeypatch.setattr(api, "available_memory", lambda device=None: 0)
+    monkeypatch.setattr(denoiser_module, "available_memory", lambda device=None: 0)
     assert den.plane_batch(512, 512, 100) == 1
-    asked = Denoiser(tiny_module("ssdn"), "m", batch=8)  # CPU, an explicit batch...
-    monkeypatch.setattr(api, "available_memory", lambda device=None: 2 * 100 * 512 * 512 * bpp)
+    asked = Denoiser(
+        tiny_module("ssdn"), "m", InferenceOptions(batch=8)
+    )  # CPU, an explicit batch...
+    monkeypatch.setattr(
+        denoiser_module, "available_memory", lambda device=None: 2 * 100 * 512 * 512 * bpp
+    )
     assert asked.plane_batch(512, 512, 100) == 8
-    monkeypatch.setattr(api, "available_memory", lambda device=None: 2 * 5 * 512 * 512 * bpp)
+    monkeypatch.setattr(
+        denoiser_module, "available_memory", lambda device=None: 2 * 5 * 512 * 512 * bpp
+    )
     assert asked.plane_batch(512, 512, 100) == 5  # ...is capped by memory
     with pytest.raises(UserError, match="batch 0"):
-        Denoiser(tiny_module("ssdn"), "m", batch=0)
+        Denoiser(tiny_module("ssdn"), "m", InferenceOptions(batch=0))
 
 
 def test_tiles_of_a_large_plane_are_batched_too():
-    from medenoise.api import Denoiser
+    from medenoise.inference.denoiser import Denoiser
 
     module = tiny_module("n2c")
     planes = np.random.default_rng(3).random((1, 150, 1000, 1), dtype=np.float32)
-    one = Denoiser(module, "m", tile=512).denoise_planes(planes)
+    one = Denoiser(module, "m", InferenceOptions(tile=512)).denoise_planes(planes)
     shapes = record_denoise_calls(module)
-    two = Denoiser(module, "m", tile=512, batch=3).denoise_planes(planes)
+    two = Denoiser(module, "m", InferenceOptions(tile=512, batch=3)).denoise_planes(planes)
     assert shapes == [(3, 1, 160, 512), (1, 1, 160, 512)]  # four tiles, three per call
     assert np.abs(two - one).max() < 1e-5

@@ -7,11 +7,13 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from medenoise.api import Denoiser, load_model
+from medenoise.api import load_model
 from medenoise.cli import app
 from medenoise.config import ModelConfig
 from medenoise.ensemble import ensemble_views, ensembled
 from medenoise.errors import UserError
+from medenoise.inference.denoiser import Denoiser
+from medenoise.inference.options import InferenceOptions
 from medenoise.methods import build_method
 from medenoise.modelfile import save_model
 
@@ -45,7 +47,7 @@ def test_ensembled_denoiser_commutes_with_the_mirror(method):
     module = tiny(method)
     plane = np.random.default_rng(0).random((1, 64, 64, 1), dtype=np.float32)
     mirrored = plane[:, :, ::-1].copy()
-    den = Denoiser(module, "m", ensemble=True)
+    den = Denoiser(module, "m", InferenceOptions(ensemble=True))
     a = den.denoise_planes(plane)[:, :, ::-1]
     b = den.denoise_planes(mirrored)
     assert np.abs(a - b).max() < 1e-5
@@ -58,8 +60,8 @@ def test_ensembled_denoiser_commutes_with_the_mirror(method):
 def test_ensemble_through_tiles_equals_ensemble_on_the_whole_plane():
     module = tiny("n2c")
     planes = np.random.default_rng(3).random((1, 100, 700, 1), dtype=np.float32)
-    whole = Denoiser(module, "m", tile=704, ensemble=True).denoise_planes(planes)
-    tiled = Denoiser(module, "m", tile=384, ensemble=True).denoise_planes(planes)
+    whole = Denoiser(module, "m", InferenceOptions(tile=704, ensemble=True)).denoise_planes(planes)
+    tiled = Denoiser(module, "m", InferenceOptions(tile=384, ensemble=True)).denoise_planes(planes)
     assert np.abs(tiled - whole).max() < 1e-4
 
 

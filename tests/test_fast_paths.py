@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from medenoise.api import Denoiser
 from medenoise.config import ModelConfig
+from medenoise.inference.denoiser import Denoiser
+from medenoise.inference.options import InferenceOptions
 from medenoise.methods import build_method
 
 pytest.importorskip("onnxruntime")
@@ -36,12 +37,13 @@ def _module(cfg: ModelConfig):
 
 @pytest.mark.parametrize("cfg", CONFIGS, ids=lambda c: f"{c.method}-{c.noise_param}-{c.channels}")
 def test_onnxruntime_matches_eager(cfg, tmp_path, one_thread):
-    from medenoise.onnx_backend import OnnxDenoiser
+    from medenoise.inference.onnx import OnnxRunner
 
     module = _module(cfg)
     img = np.random.default_rng(0).random((1, 90, 70, cfg.channels), dtype=np.float32)
     eager = Denoiser(module, "m").denoise_planes(img)
-    onnx = OnnxDenoiser(module, "m", onnx_path=tmp_path / "m.onnx")
+    runner = OnnxRunner(module, onnx_path=tmp_path / "m.onnx")
+    onnx = Denoiser(module, "m", InferenceOptions(backend="onnx"), runner=runner)
     out = onnx.denoise_planes(img)
     assert (tmp_path / "m.onnx").is_file()
     assert np.abs(out - eager).max() < TOL
@@ -53,15 +55,16 @@ def test_onnxruntime_matches_eager(cfg, tmp_path, one_thread):
 
 
 def test_onnx_export_is_cached_by_content(tmp_path, monkeypatch, one_thread):
-    from medenoise.onnx_backend import OnnxDenoiser, model_digest
+    from medenoise.inference.onnx import model_digest
 
     monkeypatch.setenv("MEDENOISE_CACHE", str(tmp_path))
     module = _module(CONFIGS[0])
-    first = OnnxDenoiser(module, "m")
+    onnx = InferenceOptions(backend="onnx")
+    first = Denoiser(module, "m", onnx).runner
     assert first.onnx_path.parent == tmp_path / "onnx"
     assert first.onnx_path.stem == model_digest(module)
     stamp = first.onnx_path.stat().st_mtime_ns
-    assert OnnxDenoiser(module, "m").onnx_path.stat().st_mtime_ns == stamp  # reused
+    assert Denoiser(module, "m", onnx).runner.onnx_path.stat().st_mtime_ns == stamp  # reused
     with torch.no_grad():
         next(module.parameters()).add_(1.0)
     assert model_digest(module) != first.onnx_path.stem  # new weights → new export
@@ -69,7 +72,7 @@ def test_onnx_export_is_cached_by_content(tmp_path, monkeypatch, one_thread):
 
 def test_per_image_models_are_refused_with_a_clear_error(tmp_path):
     from medenoise.errors import UserError
-    from medenoise.onnx_backend import export_onnx
+    from medenoise.inference.onnx import export_onnx
 
     module = _module(
         ModelConfig(method="ssdn", noise="gaussian:5-50", noise_param="per-image", width=8)
@@ -94,7 +97,7 @@ def test_bf16_autocast_is_close_and_keeps_float32_output(one_thread):
     module = _module(CONFIGS[0])
     img = np.random.default_rng(0).random((1, 64, 64, 1), dtype=np.float32)
     ref = Denoiser(module, "m").denoise_planes(img)
-    bf16 = Denoiser(module, "m", precision="bf16").denoise_planes(img)
+    bf16 = Denoiser(module, "m", InferenceOptions(precision="bf16")).denoise_planes(img)
     assert bf16.dtype == np.float32
     # bfloat16 keeps 8 mantissa bits: ~0.4 % per op; the float64 posterior is unchanged
     assert 0 < np.abs(bf16 - ref).max() < 0.05
@@ -105,4 +108,4 @@ def test_unknown_precision_is_refused():
     from medenoise.errors import UserError
 
     with pytest.raises(UserError, match="precision"):
-        Denoiser(_module(CONFIGS[0]), "m", precision="fp8")
+        Denoiser(_module(CONFIGS[0]), "m", InferenceOptions(precision="fp8"))

@@ -45,8 +45,9 @@ def run_demo(
     log: Callable[[str], None] = print,
 ) -> dict:
     """Denoise both images with `model` and BM3D, fine-tune, write `out`; return the rows."""
-    from medenoise.api import ClassicalDenoiser, load_model
+    from medenoise.api import load_model
     from medenoise.eval.evaluate import save_plane
+    from medenoise.inference.denoiser import ClassicalDenoiser
 
     den = load_model(model)
     bm3d = ClassicalDenoiser("bm3d")

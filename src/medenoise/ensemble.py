@@ -2,11 +2,9 @@
 un-transformed estimates (EDSR+'s "+", DnCNN-style test-time augmentation).
 
 The blind-spot network already looks in 4 directions (its rotated branches), so rotating its
-input mostly re-orders what the merge head sees; the mirror is the view worth its cost.
-Measured (benchmarks/ensemble_views.py, Set12 01 02 04 05 07, sigma=25, the 12k-step
-width-32 SSDN in configs/zoo/partial; mean PSNR): 1 view 29.867, mirror pair 29.933
-(+0.066), 4 rotations 29.903, all 8 symmetries 29.950 (+0.083 for 4x the mirror pair's
-time). So SSDN gets the mirror pair; a plain U-Net gets all 8 (cheap).
+input mostly re-orders what the merge head sees; the mirror is the view worth its cost
+(benchmarks/ensemble_views.py measures every choice; see BENCHMARKS.md). So SSDN gets the
+mirror pair; a plain U-Net gets all 8 (cheap).
 """
 
 from __future__ import annotations
@@ -43,6 +41,6 @@ def ensembled(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, views
     """Mean over `views` of inverse(fn(forward(x))), accumulated in float32."""
     total = None
     for forward, inverse in views:
-        y = inverse(fn(forward(x))).float()  # fn lays its input out (Denoiser._to_device)
+        y = inverse(fn(forward(x))).float()  # fn lays its input out (runners.to_device)
         total = y if total is None else total + y
     return total / len(views)

@@ -1,4 +1,4 @@
-"""The blind-spot property (SPEC §2) and the backbone's size (SPEC §1)."""
+"""The blind-spot property (no output sees its own input pixel) and the backbone's size."""
 
 import pytest
 import torch

@@ -1,4 +1,4 @@
-"""NLL against scipy, and the posterior mean against numerical integration (SPEC §3–4)."""
+"""NLL against scipy, and the posterior mean against numerical integration (float64)."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""Noise synthesis statistics, seeding, no clipping, and spec parsing (SPEC §4, DESIGN)."""
+"""Noise synthesis statistics, seeding, no clipping, and spec parsing."""
 
 import math
 

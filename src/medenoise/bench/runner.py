@@ -71,9 +71,12 @@ def inference_models(
     """(name, denoiser) pairs: SSDN (eager, and in ONNX Runtime on CPU), the plain U-Net,
     BM3D and VST+BM3D. The networks have random weights (speed does not depend on them; no
     Gaussian SSDN ships yet) and the shipped model's architecture (width)."""
-    from medenoise.api import ClassicalDenoiser, Denoiser
     from medenoise.config import ModelConfig
+    from medenoise.inference.denoiser import ClassicalDenoiser, Denoiser
+    from medenoise.inference.options import InferenceOptions
     from medenoise.methods import build_method
+
+    options = InferenceOptions(tile=tile, precision=precision, device=str(device))
 
     def net(method: str):
         torch.manual_seed(0)
@@ -81,17 +84,14 @@ def inference_models(
         return module.to(device).to(memory_format=torch.channels_last).eval()
 
     ssdn = net("ssdn")
-    models: list[tuple[str, object]] = [
-        ("ssdn", Denoiser(ssdn, "ssdn", device, tile=tile, precision=precision))
-    ]
+    models: list[tuple[str, object]] = [("ssdn", Denoiser(ssdn, "ssdn", options))]
     if onnx and device.type == "cpu":
-        from medenoise.onnx_backend import OnnxDenoiser, onnx_available
+        from medenoise.inference.onnx import onnx_available
 
         if onnx_available():
-            models.append(("ssdn onnxruntime", OnnxDenoiser(ssdn, "ssdn", tile=tile)))
-    models.append(
-        ("plain U-Net", Denoiser(net("n2n"), "n2n", device, tile=tile, precision=precision))
-    )
+            onnx_options = InferenceOptions(tile=tile, backend="onnx")  # CPU, float32
+            models.append(("ssdn onnxruntime", Denoiser(ssdn, "ssdn", onnx_options)))
+    models.append(("plain U-Net", Denoiser(net("n2n"), "n2n", options)))
     for _, den in models:
         den.trained = False  # random weights: timed, not scored
     models += [("bm3d", ClassicalDenoiser("bm3d")), ("vst-bm3d", ClassicalDenoiser("vst-bm3d"))]

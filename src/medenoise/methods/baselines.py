@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from medenoise.errors import UserError
+from medenoise.inference.resolve import is_baseline_name  # noqa: F401 (callers import it here)
 from medenoise.methods import classical
 from medenoise.noise import NoiseModel, make_noise_model
 
@@ -31,6 +32,18 @@ class BaselineConfig:
     noise_param: str = "known"
     covariance: str | None = None
     training: dict[str, Any] = field(default_factory=dict)
+
+    # the capabilities inference asks of a network's module: a baseline takes its level
+    # from `noise` or estimates it itself, never through these paths
+    @property
+    def takes_known_level(self) -> bool:
+        """False: a baseline does not need the noise level as a network input."""
+        return False
+
+    @property
+    def estimates_level_per_image(self) -> bool:
+        """False: no estimator net; the baseline's own estimate is internal to it."""
+        return False
 
 
 def _level(noise: str | None, method: str) -> NoiseModel | None:
@@ -103,10 +116,3 @@ BASELINES: dict[str, Baseline] = {
     "identity": _identity,
 }
 """Named training-free models usable wherever a model file is (`load_model("bm3d")`)."""
-
-
-def is_baseline_name(name: str) -> bool:
-    """True when `name` means a baseline: one of BASELINES and not an existing file."""
-    from pathlib import Path
-
-    return name.lower() in BASELINES and not Path(name).exists()

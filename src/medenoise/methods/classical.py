@@ -4,7 +4,7 @@ All functions take numpy float images in [0, 1] (noisy values may exceed that ra
 never clipped), shaped (H, W) or (H, W, C), and return float arrays of the same shape.
 
 Poisson-Gaussian model: ``y = a * Poisson(x / a) + N(0, sigma**2)`` so that
-``E[y] = x`` and ``Var[y] = a*x + sigma**2`` (SPEC section 4: b = sigma**2; Poisson with
+``E[y] = x`` and ``Var[y] = a*x + sigma**2`` (the pg noise spec's b = sigma**2; Poisson with
 count scale lambda: a = 1/lambda, sigma = 0).
 """
 

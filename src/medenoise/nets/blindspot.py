@@ -1,4 +1,4 @@
-"""Blind-spot U-Net (Laine et al. 2019, SPEC §2): four rotated upward-looking branches.
+"""Blind-spot U-Net (Laine et al. 2019): four rotated upward-looking branches.
 
 Each rotation of the input goes through the same upward-looking trunk; a final one-row
 shift makes each branch see only pixels strictly above (in its own orientation). After

@@ -1,4 +1,4 @@
-"""Per-image noise-level estimator (SPEC §5): a plain U-Net averaged over H×W."""
+"""Per-image noise-level estimator (noise_param "per-image"): a plain U-Net averaged over H×W."""
 
 from __future__ import annotations
 

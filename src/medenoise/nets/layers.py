@@ -1,7 +1,7 @@
 """Convolution, pooling and shift building blocks shared by the plain and blind-spot U-Nets.
 
-In blind-spot mode every spatial conv sees only its own row and the rows above it
-(SPEC §2): k//2 zero rows are added on top and the conv is "valid" vertically.
+In blind-spot mode every spatial conv sees only its own row and the rows above it:
+k//2 zero rows are added on top and the conv is "valid" vertically.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ LEAKY_SLOPE = 0.1
 
 
 def he_init_(conv: nn.Conv2d, gain: float = math.sqrt(2.0)) -> None:
-    """He-normal init, std = gain / sqrt(fan_in), zero bias (SPEC §1)."""
+    """He-normal init, std = gain / sqrt(fan_in), zero bias (the N2N U-Net's init)."""
     fan_in = conv.in_channels * conv.kernel_size[0] * conv.kernel_size[1]
     nn.init.normal_(conv.weight, 0.0, gain / math.sqrt(fan_in))
     nn.init.zeros_(conv.bias)

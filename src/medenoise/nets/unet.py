@@ -1,4 +1,4 @@
-"""The Noise2Noise U-Net backbone (SPEC §1), plain or with blind-spot convolutions."""
+"""The Noise2Noise U-Net backbone (Lehtinen et al. 2018), plain or with blind-spot convolutions."""
 
 from __future__ import annotations
 

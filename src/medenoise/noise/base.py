@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from medenoise.errors import UserError
 from medenoise.noise.spec import NoiseSpec
 
-# Learned values: softplus(θ − 4) + 1e-3 (SPEC §5): ≈ 4.9/255 at θ = 0.
+# Learned values: softplus(θ − 4) + 1e-3, always positive; ≈ 4.9/255 at θ = 0.
 THETA_OFFSET = 4.0
 THETA_FLOOR = 1e-3
 
@@ -28,7 +28,7 @@ class NoiseModel:
     kind: str = ""
     param_names: tuple[str, ...] = ()
     has_likelihood: bool = True
-    regularised: bool = False  # SPEC §5: −0.1·σ̂_n when the level is learned
+    regularised: bool = False  # learned level: the loss gets −0.1·σ̂_n (`regulariser`)
 
     def __init__(self, spec: NoiseSpec):
         self.spec = spec
@@ -93,7 +93,7 @@ class NoiseModel:
         raise NotImplementedError
 
     def regulariser(self, var_n: torch.Tensor) -> torch.Tensor:
-        """SPEC §5 term subtracted from the loss when the level is learned: 0.1·mean σ̂_n."""
+        """Term subtracted from the loss when the level is learned: 0.1·mean σ̂_n."""
         return 0.1 * var_n.sqrt().mean()
 
 

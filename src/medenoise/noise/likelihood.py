@@ -1,6 +1,6 @@
 """Gaussian prior from the network head, the NLL of y, and the Bayesian posterior mean.
 
-All arithmetic is float64 (SPEC §3): 3×3 inverses and log-determinants in float32 are
+All arithmetic is float64: 3×3 inverses and log-determinants in float32 are
 noisy enough to hurt training. Covariance layouts:
   * "full": Σ_x = A·Aᵀ, A upper-triangular from C(C+1)/2 outputs (mono: σ_x² = a²);
   * "diag": Σ_x = diag(a²), C outputs;
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-EPS = 1e-6  # added to the diagonal before each inverse (SPEC §4)
+EPS = 1e-6  # added to the diagonal before each inverse (keeps Σ_y invertible)
 COVARIANCES = ("full", "diag", "mu")
 
 
@@ -77,7 +77,7 @@ def negative_log_likelihood(y: torch.Tensor, prior: Prior, var_n: torch.Tensor) 
 
 def paper_loss(nll: torch.Tensor, channels: int) -> torch.Tensor:
     """The SSDN training objective per pixel: the NLL without its constant, doubled for
-    mono — mono (y−μ)²/σ_y² + log σ_y², RGB ½ quadratic + ½ log det (SPEC §4). The scale
+    mono — mono (y−μ)²/σ_y² + log σ_y², RGB ½ quadratic + ½ log det. The scale
     matters only relative to the −0.1·σ̂_n regulariser, so we keep the paper's."""
     core = nll - 0.5 * channels * math.log(2 * math.pi)
     return 2.0 * core if channels == 1 else core

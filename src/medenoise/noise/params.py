@@ -1,4 +1,4 @@
-"""Noise-parameter modes (SPEC §5): known, one learned global value, or estimated per image."""
+"""Noise-parameter modes: known, one learned global value, or estimated per image."""
 
 from __future__ import annotations
 

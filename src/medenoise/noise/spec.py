@@ -1,4 +1,4 @@
-"""Noise spec strings (DESIGN: Noise specs): `gaussian:25`, `gaussian:5-50`, `poisson:30`,
+"""Noise spec strings: `gaussian:25`, `gaussian:5-50`, `poisson:30`,
 `pg:a=0.016,b=-0.0002`, `rician:25`, `impulse:0.5`, or a bare kind (`gaussian`, `pg`)
 when the level is to be learned from already-noisy data."""
 
