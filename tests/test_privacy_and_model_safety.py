@@ -60,7 +60,7 @@ def test_patient_tags_never_reach_the_terminal_or_output_names(patients, tmp_pat
     assert sorted(p.name for p in out.iterdir()) == ["IM0001", "ct.dcm"]  # input names
     assert result.stderr.count("skipped:") == 3  # the broken files, reported without tags
     again = read(out / "IM0001")  # the suffix-less output is DICOM, patient kept inside
-    assert again.meta["dataset"].PatientName == f"{MARKER}^Jane"
+    assert again.meta.dicom.dataset.PatientName == f"{MARKER}^Jane"
 
 
 @pytest.mark.parametrize("name", ["cut.dcm", "nopixels.dcm", "mpeg.dcm"])

@@ -89,11 +89,11 @@ def check_model_path(path: Path) -> None:
         hint = f"; did you mean {inside}?" if inside.is_file() else ""
         raise UserError(f"is a folder, not a model file{hint}", path)
     if not path.is_file():
-        from medenoise.methods.baselines import BASELINES
+        from medenoise.inference.resolve import BASELINE_NAMES
 
         raise UserError(
             "model file not found; give a .safetensors file from `medenoise train` or a "
-            f"baseline: {', '.join(BASELINES)}",
+            f"baseline: {', '.join(BASELINE_NAMES)}",
             path,
         )
 
