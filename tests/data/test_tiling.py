@@ -16,7 +16,6 @@ from medenoise.data.tiling import (
     best_tile,
     choose_tile,
     iter_planes,
-    map_planes,
     reflect_index,
     tile_positions,
     tiled_apply,
@@ -236,13 +235,10 @@ def test_available_memory_is_positive():
     assert tiling.available_memory("cpu") > 0
 
 
-def test_iter_planes_streams_views_and_map_planes_fills_one_output():
+def test_iter_planes_streams_views():
     volume = RNG.random((4, 20, 30, 1), dtype=np.float32)
     planes = list(iter_planes(volume))
     assert len(planes) == 4 and all(np.shares_memory(p, volume) for p in planes)
     assert len(list(iter_planes(volume[0]))) == 1
-    out = map_planes(lambda p: p * 2, volume)
-    np.testing.assert_array_equal(out, volume * 2)
-    np.testing.assert_array_equal(map_planes(lambda p: p + 1, volume[1]), volume[1] + 1)
     with pytest.raises(ValueError):
         next(iter_planes(np.zeros((2, 2))))

@@ -8,7 +8,7 @@ middle of their overlap. Every pixel that gets weight has at least `context = (o
 ramp) // 2` real pixels around it inside its tile, so with a context covering the network's
 effective receptive field the result equals the untiled one (see `BLIND_SPOT_OVERLAP`).
 Memory is the output plus one weight plane plus `batch` tiles, whatever the image size.
-Volumes are streamed one plane at a time with `iter_planes` / `map_planes`.
+Volumes are streamed one plane at a time with `iter_planes`.
 """
 
 from __future__ import annotations
@@ -295,20 +295,3 @@ def iter_planes(array: np.ndarray) -> Iterator[np.ndarray]:
         yield from array
     else:
         raise ValueError(f"expected (H, W, C) or (S, H, W, C), got shape {array.shape}")
-
-
-def map_planes(
-    fn: Callable[[np.ndarray], np.ndarray], array: np.ndarray, out: np.ndarray | None = None
-) -> np.ndarray:
-    """Apply `fn` ((H, W, C) → (H, W, K)) to each plane, writing into `out` (allocated once)."""
-    for i, plane in enumerate(iter_planes(array)):
-        res = fn(plane)
-        if out is None:
-            lead = array.shape[:1] if array.ndim == 4 else ()
-            out = np.empty(lead + res.shape, dtype=res.dtype)
-        if array.ndim == 4:
-            out[i] = res
-        else:
-            out[...] = res
-    assert out is not None
-    return out
