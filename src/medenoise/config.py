@@ -327,7 +327,7 @@ def validated(cls: type[BaseModel], raw: Any, source: str | Path) -> Any:
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = [str(p) for p in first["loc"]]
-        if loc and loc[0] in SECTIONS and loc[0] != "model" and len(loc) > 1:
+        if loc and loc[0] in SECTIONS and len(loc) > 1:
             loc = loc[1:]  # a sectioned field is named as it is given flat
         if not loc and first["type"] == "value_error":  # a whole-config check: its own words
             path = source if isinstance(source, Path) else None

@@ -264,6 +264,7 @@ def fit_in_memory(cfg: TrainConfig, module, datamodule, progress: bool = True):
     checkpoints, no log); returns the module, back in contiguous memory layout on the CPU."""
     _quiet_lightning()
     module.train_config = cfg
+    module.train()  # a module loaded for inference comes in eval mode
     trainer = build_trainer(cfg, has_val=datamodule.val_set is not None, progress=progress)
     trainer.fit(module, datamodule=datamodule)
     return module.cpu().to(memory_format=torch.contiguous_format)
