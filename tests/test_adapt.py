@@ -14,8 +14,8 @@ from medenoise.api import load_model
 from medenoise.cli import app
 from medenoise.config import ModelConfig
 from medenoise.errors import UserError
-from medenoise.inference.options import InferenceOptions
 from medenoise.eval.metrics import psnr
+from medenoise.inference.options import InferenceOptions
 from medenoise.methods import build_method
 from medenoise.modelfile import save_model
 

@@ -249,12 +249,12 @@ class TrainConfig(_Strict):
                 f"SSDN has no likelihood for {noise.kind} noise; use gaussian, "
                 "poisson or pg (or --covariance mu)"
             )
-        if ssdn and model.noise_param == "known" and data.data_kind == "noisy":
-            if not noise.spec.is_fixed:
-                raise ValueError(
-                    "--noise-param known on real noisy data needs a single noise level "
-                    "(e.g. gaussian:25); or learn it with --noise-param global|per-image"
-                )
+        known_level = ssdn and model.noise_param == "known"
+        if known_level and data.data_kind == "noisy" and not noise.spec.is_fixed:
+            raise ValueError(
+                "--noise-param known on real noisy data needs a single noise level "
+                "(e.g. gaussian:25); or learn it with --noise-param global|per-image"
+            )
         if self.method_options.balance_noise_levels and (not ssdn or model.covariance == "mu"):
             raise ValueError(
                 "--balance-noise-levels weights the SSDN likelihood; "
@@ -274,6 +274,11 @@ class TrainConfig(_Strict):
             )
         self._check_pairs()
         return self
+
+    @property
+    def batch_size(self) -> int:
+        """Patches per step per process (progress.py's DDP line reads it here)."""
+        return self.dataset.batch_size
 
     def _check_pairs(self) -> None:
         """Real pairs are noisy data given one way; n2n on real noisy data needs them."""

@@ -167,13 +167,14 @@ def _settings(items: list[str]) -> dict[str, Any]:
     """`--set KEY=VALUE` items as config updates; VALUE is read as YAML (numbers, lists)."""
     import yaml
 
-    from medenoise.config import FLAT, SECTIONS
+    from medenoise.config import FLAT, SECTIONS, TrainConfig
 
+    known = set(FLAT) | set(TrainConfig.model_fields)  # flat fields and `init`
     out: dict[str, Any] = {}
     for item in items:
         key, sep, text = item.partition("=")
         section, _, field = key.strip().rpartition(".")
-        if not sep or (section and section not in SECTIONS) or (field not in FLAT and not section):
+        if not sep or (section and section not in SECTIONS) or (field not in known and not section):
             raise UserError(f"--set {item!r}: give KEY=VALUE with a config field as KEY")
         try:
             value = yaml.safe_load(text)

@@ -62,7 +62,9 @@ class DenoisingMethod(L.LightningModule):
     def noise_generator(self) -> torch.Generator:
         """Seeded generator for synthetic training noise (its state is checkpointed)."""
         if self._noise_gen is None or self._noise_gen.device != self.device:
-            seed = (self.train_config.optim.seed if self.train_config else 0) * 1009 + self.global_rank
+            seed = (
+                self.train_config.optim.seed if self.train_config else 0
+            ) * 1009 + self.global_rank
             self._noise_gen = torch.Generator(device=self.device).manual_seed(seed)
         return self._noise_gen
 

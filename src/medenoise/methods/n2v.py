@@ -20,6 +20,7 @@ class N2V(PlainUNetMethod):
     """Plain U-Net, L2 on the Noise2Void-masked pixels of the noisy input only."""
 
     name = "n2v"
+
     @property
     def fraction(self) -> float:
         """Masked fraction per patch: the run's `n2v_fraction`, the paper's 1/64 otherwise."""
