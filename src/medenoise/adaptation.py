@@ -24,8 +24,7 @@ DEFAULT_LR = 1e-4
 
 
 def load_adaptable(model: str, trust_pickle: bool = False):
-    """The model's module, loaded once; refuses models that cannot learn from noisy images
-    alone (training-free baselines, supervised or paired methods)."""
+    """The model's module, loaded once; refuses baselines and clean- or pair-trained methods."""
     from medenoise.inference.resolve import model_path
     from medenoise.methods.baselines import is_baseline_name
     from medenoise.modelfile import load_checkpoint, load_module
@@ -47,9 +46,8 @@ def load_adaptable(model: str, trust_pickle: bool = False):
 
 
 def adapt_config(module, model: str, steps: int, *, noise, value_range, lr, seed, options):
-    """The TrainConfig of an adaptation run: `steps` steps of 4×64² noisy patches, no
-    warm-up, a half-run ramp-down. `noise`: the data's level for a model that takes a known
-    one (its training level otherwise)."""
+    """The adaptation run's TrainConfig: 4×64² noisy patches, no warm-up, a half-run ramp-down."""
+    # `noise`: the data's level for a model that takes a known one (its training level otherwise)
     from medenoise.config import TrainConfig, lightning_device, validated
     from medenoise.noise.spec import parse_noise_spec
 
@@ -76,8 +74,8 @@ def adapt_config(module, model: str, steps: int, *, noise, value_range, lr, seed
 
 
 def adapted_module(module, model: str, planes: list, steps: int, *, progress: bool, **run):
-    """`module` (of `model`) fine-tuned `steps` steps on the noisy float32 `planes`; a module
-    for another noise level (a known-level model told the data's level) takes its weights."""
+    """`module` (of `model`) fine-tuned `steps` steps on the noisy float32 `planes`."""
+    # a known-level model told the data's level trains a module for that level, given its weights
     from medenoise.data.datamodule import PlanesDataModule
     from medenoise.train import build_module, fit_in_memory, init_weights, record_training
 
@@ -111,8 +109,7 @@ def adapt_denoiser(
     trust_pickle: bool = False,
     progress: bool = True,
 ):
-    """`denoise --adapt`: `model` fine-tuned `steps` steps on the noisy `files`, as a
-    denoiser that runs with `options` (an InferenceOptions)."""
+    """`denoise --adapt`: `model` fine-tuned on the noisy `files`, run with `options`."""
     from medenoise.data.patches import list_images, load_planes
 
     module = load_adaptable(model, trust_pickle)
@@ -137,9 +134,9 @@ def adapt(
     ensemble: bool | None = None,
     progress: bool = False,
 ):
-    """Python face of `--adapt`: fine-tune `model` on noisy arrays ((H, W) or (H, W, C);
-    uint8/uint16 or float on [0, 1], as `denoise` takes them) and return the adapted
-    denoiser. Float values are kept as given, so noise below 0 is not clipped."""
+    """Python face of `--adapt`: `model` fine-tuned on noisy arrays, as a denoiser."""
+    # arrays as `denoise` takes them ((H, W) or (H, W, C); uint8/uint16 or float on [0, 1]);
+    # float values are kept as given, so noise below 0 is not clipped
     from medenoise.data.datamodule import array_planes
     from medenoise.inference.options import InferenceOptions
 
@@ -154,8 +151,8 @@ def adapt(
 
 
 def adapted_denoiser(module, model: str, steps: int, options):
-    """The fine-tuned module as a denoiser run with `options` (`ensemble` None: `model`'s
-    zoo default), its source naming `model`."""
+    """The fine-tuned module as a denoiser run with `options`, its source naming `model`."""
+    # `ensemble` None: `model`'s zoo default
     import inspect
 
     import torch

@@ -176,8 +176,8 @@ FLAT: dict[str, str] = {
 
 
 def nest(raw: Any) -> Any:
-    """Flat keys (`steps: 100`, the layout of recipes and older run folders) moved into their
-    section (`optim: {steps: 100}`); other keys and non-mappings are returned as they are."""
+    """Flat keys (recipes, older run folders) moved into their section, so both layouts load."""
+    # `steps: 100` becomes `optim: {steps: 100}`; other keys and non-mappings stay as they are
     if not isinstance(raw, dict):
         return raw
     out = {k: (dict(v) if k in SECTIONS and isinstance(v, dict) else v) for k, v in raw.items()}
@@ -215,8 +215,9 @@ def lightning_device(device: str) -> tuple[str, int | str]:
 
 
 class TrainConfig(_Strict):
-    """A training run: what to train (model), on what (dataset), the method's knobs, the
-    optimiser budget, and the Lightning trainer. Flat keys are lifted into their section."""
+    """A training run: model, dataset, method knobs, optimiser and trainer sections."""
+
+    # flat keys given at the top level are lifted into their section (`_lift_flat_keys`)
 
     model: ModelConfig = Field(default_factory=ModelConfig)
     dataset: DatasetConfig = Field(default_factory=DatasetConfig)
@@ -299,8 +300,8 @@ class TrainConfig(_Strict):
 
     @classmethod
     def from_yaml(cls, path: str | Path, recipe: bool = False) -> TrainConfig:
-        """Load a config (flat or sectioned); `recipe=True` reads data/val/pairs (and a
-        weight-file `init`) relative to the file's folder."""
+        """Load a config, flat or sectioned; `recipe=True`: paths relative to the recipe file."""
+        # recipe: data/val/pairs and a weight-file `init` are read relative to the file's folder
         path = Path(path)
         try:
             raw = yaml.safe_load(path.read_text())

@@ -41,13 +41,11 @@ def _quiet_lightning() -> None:
 
 
 def init_weights(module, source: str, loaded=None) -> None:
-    """Start from a model's weights (fine-tuning or warm start): the model file or zoo name
-    `source`, or `loaded`, that model's module already in memory (`source` names it).
-
-    The denoising network must match (method, channels, covariance) and be no wider. A
-    narrower one is widened so that it computes the same function (nets/widen.py). The noise
-    model and how its level is found may differ: a known-σ model can warm-start a per-image
-    σ model, whose level estimator then starts fresh (its own zero-initialised head)."""
+    """Warm start or fine-tune from a model's weights (`source`, or its module if `loaded`)."""
+    # The denoising network must match (method, channels, covariance) and be no wider. A
+    # narrower one is widened so that it computes the same function (nets/widen.py). The noise
+    # model and how its level is found may differ: a known-σ model can warm-start a per-image
+    # σ model, whose level estimator then starts fresh (its own zero-initialised head).
     from medenoise.inference.resolve import model_path
     from medenoise.modelfile import load_module
 
@@ -135,9 +133,9 @@ def check_checkpoint(path: Path) -> None:
 
 
 def check_run_folder(cfg: TrainConfig, outdir: Path, resume: bool) -> Path:
-    """The run folder's last checkpoint path, after refusing a folder that cannot take this
-    run: a file, a finished or started run without --resume, or --resume without one (or
-    with other data or model options than it was started with)."""
+    """The run's last.ckpt path, once the folder is known to take this run (new or resumed)."""
+    # refused: a file; a started run without --resume; --resume without a checkpoint, or with
+    # other data or model options than the run was started with
     if outdir.exists() and not outdir.is_dir():
         raise UserError("is a file, not a folder; -o names the run folder", outdir)
     last = outdir / "checkpoints" / LAST_CKPT
@@ -204,9 +202,9 @@ def build_trainer(
     outdir: Path | None = None,
     stop=None,
 ):
-    """Lightning's Trainer for `cfg`: with `outdir`, atomic checkpoints every
-    `checkpoint_every` steps (and on a signal, through `stop`, a GracefulStop) and a CSV log
-    there; without, an in-memory fit writing nothing."""
+    """Lightning's Trainer for `cfg`: checkpoints and a log in `outdir`, or no file at all."""
+    # with `outdir`: atomic checkpoints every `checkpoint_every` steps (and on a signal, through
+    # `stop`, a GracefulStop) and a CSV log
     import lightning as L
     from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
     from lightning.pytorch.loggers import CSVLogger
@@ -260,8 +258,7 @@ def build_trainer(
 
 
 def fit_in_memory(cfg: TrainConfig, module, datamodule, progress: bool = True):
-    """Train `module` on `datamodule` for `cfg.optim.steps` steps, writing no files (no
-    checkpoints, no log); returns the module, back in contiguous memory layout on the CPU."""
+    """Train `module` writing no file; returns it on the CPU in contiguous memory layout."""
     _quiet_lightning()
     module.train_config = cfg
     module.train()  # a module loaded for inference comes in eval mode
@@ -280,8 +277,8 @@ def run_training(
     module=None,
     datamodule=None,
 ) -> Path:
-    """Train (or resume) and write RUNDIR/model.safetensors; returns its path. `module` and
-    `datamodule`: ready ones to use instead of building them from `cfg` (e.g. in memory)."""
+    """Train (or resume) and write RUNDIR/model.safetensors; returns its path."""
+    # `module`, `datamodule`: ready ones (e.g. in memory) instead of building them from `cfg`
     from medenoise.checkpointing import GracefulStop, TrainingInterrupted, stale_temporaries
     from medenoise.data.datamodule import FolderDataModule
 

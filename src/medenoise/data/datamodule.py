@@ -29,9 +29,10 @@ from medenoise.noise import make_noise_model
 
 
 class PlanesDataModule(L.LightningDataModule):
-    """Random patches from float32 (H, W, C) `planes` (or co-registered `groups` of them for
-    real pairs); clean data get fresh synthetic noise in the method's training step, noisy
-    data are used as they are. `val_set`: clean validation crops, or None to skip validation."""
+    """Random patches from float32 (H, W, C) planes in memory (or groups for real pairs)."""
+
+    # clean data get fresh synthetic noise in the method's training step, noisy data are used
+    # as they are; `val_set`: clean validation crops, or None to skip validation
 
     def __init__(
         self,
@@ -78,9 +79,9 @@ class PlanesDataModule(L.LightningDataModule):
 
 
 class FolderDataModule(PlanesDataModule):
-    """Patches from the images under `cfg.dataset.data` (pairs by `pairs` or the FMD layout).
-    Validation images (clean) get fixed seeded noise; validation is skipped when none are
-    given."""
+    """Patches from the images under `cfg.dataset.data`, validated on `cfg.dataset.val`."""
+
+    # pairs come from `pairs` or the FMD layout; validation images get fixed seeded noise
 
     def __init__(self, cfg: TrainConfig):
         data = cfg.dataset
@@ -105,9 +106,9 @@ class FolderDataModule(PlanesDataModule):
 
 
 def array_planes(arrays: Sequence, channels: int) -> list[np.ndarray]:
-    """Float32 (H, W, C) planes of arrays as `denoise` takes them ((H, W) or (H, W, C);
-    uint8/uint16 or float on [0, 1]), the same values `load_planes` reads back from them
-    saved as float32 TIFF: float values are kept as given (noise below 0 is not clipped)."""
+    """Float32 (H, W, C) planes of arrays as `denoise` takes them, as `load_planes` reads them."""
+    # the same values `load_planes` reads back from the arrays saved as float32 TIFF: floats are
+    # kept as given (noise below 0 is not clipped), integers scaled by their type's range
     from medenoise.data.io import from_array
 
     planes = []

@@ -32,8 +32,7 @@ class Budget(_Strict):
 
 
 class Variant(ModelConfig):
-    """One row of the study: a method to train, a training-free baseline, or a model file.
-    A trained variant's network is its ModelConfig fields (noise: the training noise)."""
+    """A study row: a method to train (its ModelConfig fields), a baseline, or a model file."""
 
     method: Method | None = None  # None for a baseline or a model file
     # the model file's own fields are set by training, not by the study

@@ -142,8 +142,7 @@ class DenoisingMethod(L.LightningModule):
 
 
 class PlainUNetMethod(DenoisingMethod):
-    """Methods on the plain U-Net (N2C, N2N, N2V): C → C channels, denoising is one forward
-    pass, no noise level is learned (TrainConfig refuses one for training)."""
+    """Methods on the plain U-Net (N2C, N2N, N2V): C → C channels, one forward pass, no level."""
 
     def build(self) -> None:
         cfg = self.model_config

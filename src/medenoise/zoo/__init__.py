@@ -23,8 +23,7 @@ REGISTRY = "models.json"
 
 
 class ZooEntry(ModelConfig):
-    """One shipped model: what it is (its ModelConfig fields: method, noise, noise_param,
-    covariance, channels, width), how it was trained, what it measured."""
+    """One shipped model: its ModelConfig fields, how it was trained, what it measured."""
 
     # the model file's own fields stay out of the registry rows
     version: int = Field(CONFIG_VERSION, exclude=True)
@@ -44,8 +43,7 @@ class ZooEntry(ModelConfig):
     ensemble: bool = False
 
     def row(self) -> dict[str, Any]:
-        """The registry row (models.json), the identity (name, file, sha256) first as the
-        file has always listed it."""
+        """The registry row (models.json), name, file and sha256 first as the file lists them."""
         fields = self.model_dump()
         head = ("name", "file", "sha256")
         return {k: fields[k] for k in head} | {k: v for k, v in fields.items() if k not in head}
