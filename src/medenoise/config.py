@@ -23,7 +23,6 @@ from pydantic import (
 )
 
 from medenoise.errors import UserError
-from medenoise.noise.spec import parse_noise_spec
 
 CONFIG_VERSION = 1
 Method = Literal["ssdn", "n2c", "n2n", "n2v"]
@@ -50,6 +49,8 @@ class ModelConfig(_Strict):
     @field_validator("noise")
     @classmethod
     def _valid_noise(cls, v: str) -> str:
+        from medenoise.noise.spec import parse_noise_spec  # lazy: medenoise.noise loads torch
+
         return str(parse_noise_spec(v))
 
     @field_validator("version")
