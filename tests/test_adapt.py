@@ -9,12 +9,13 @@ import torch
 from skimage import data
 from typer.testing import CliRunner
 
-from medenoise.adaptation import adapt_model
+from medenoise.adaptation import adapt_denoiser
 from medenoise.api import load_model
 from medenoise.cli import app
 from medenoise.config import ModelConfig
 from medenoise.errors import UserError
 from medenoise.eval.metrics import psnr
+from medenoise.inference.options import InferenceOptions
 from medenoise.methods import build_method
 from medenoise.modelfile import save_model
 
@@ -61,16 +62,50 @@ def test_adapted_model_keeps_the_config_and_takes_the_given_level(
     tmp_path, noisy_scene, model_file
 ):
     src, _ = noisy_scene
-    path = adapt_model(str(model_file), [src], 2, tmp_path, noise="gaussian:10", progress=False)
-    base, tuned = load_model(model_file), load_model(path)
+    opts = InferenceOptions()
+    tuned = adapt_denoiser(str(model_file), [src], 2, options=opts, noise="gaussian:10")
+    base = load_model(model_file)
     assert tuned.config.method == "ssdn" and tuned.config.width == base.config.width
     assert tuned.config.noise == "gaussian:10" and base.config.noise == "gaussian:25"
+    assert tuned.source == f"{model_file.name} adapted 2 steps"
     a, b = base.module.state_dict(), tuned.module.state_dict()
     assert any(not torch.equal(a[k], b[k].to(a[k].dtype)) for k in a)
     with pytest.raises(UserError, match="gaussian level"):
-        adapt_model(str(model_file), [src], 2, tmp_path / "x", noise="poisson:30", progress=False)
+        adapt_denoiser(str(model_file), [src], 2, options=opts, noise="poisson:30")
     with pytest.raises(UserError, match="gaussian level"):
-        adapt_model(str(model_file), [src], 2, tmp_path / "y", noise="gaussian:5-50")
+        adapt_denoiser(str(model_file), [src], 2, options=opts, noise="gaussian:5-50")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["in", model_file.name])
+
+
+def test_adapt_loads_the_model_once_and_writes_no_file(tmp_path, noisy_scene, model_file):
+    import medenoise.modelfile as modelfile
+
+    src, _ = noisy_scene
+    noisy = tifffile.imread(src)
+    loads, load = [], modelfile.load_module
+    modelfile.load_module = lambda *a, **k: loads.append(a[0]) or load(*a, **k)
+    before = {p for p in tmp_path.rglob("*")}
+    try:
+        import medenoise
+
+        tuned = medenoise.adapt(str(model_file), [noisy], 2)
+    finally:
+        modelfile.load_module = load
+    assert loads == [model_file] and tuned.source == f"{model_file.name} adapted 2 steps"
+    assert {p for p in tmp_path.rglob("*")} == before
+
+
+def test_arrays_and_files_of_the_same_values_adapt_to_the_same_weights(
+    tmp_path, noisy_scene, model_file
+):
+    """`adapt` on arrays draws the patch sequence `denoise --adapt` draws from the files."""
+    import medenoise
+
+    src, _ = noisy_scene
+    by_file = adapt_denoiser(str(model_file), [src], 3, options=InferenceOptions(), progress=False)
+    by_array = medenoise.adapt(str(model_file), [tifffile.imread(src)], 3)
+    a, b = by_file.module.state_dict(), by_array.module.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
 
 
 @pytest.mark.parametrize("kind", ["n2c", "bm3d"])

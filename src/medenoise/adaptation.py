@@ -5,6 +5,9 @@ A pretrained prior is only as good as its match to the data: `ssdn-gauss25-gray`
 on photos, which are never exactly black, and keeps a bias in an MRI slice's black background
 until a few dozen steps on the noisy slice alone remove it (`medenoise demo`). Only methods
 that train on noisy images alone can do this: SSDN and Noise2Void.
+
+Everything happens in memory: the model is loaded once, its module fine-tuned on planes
+held in memory, and the denoiser built around that module; no file is written.
 """
 
 from __future__ import annotations
@@ -17,103 +20,105 @@ from medenoise.errors import UserError
 
 ADAPTABLE = ("ssdn", "n2v")
 DEFAULT_LR = 1e-4
-"""The demo's rate: 40 steps of 4×64² took the MRI slice from 30.84 to 31.95 dB."""
+"""The demo's rate: 40 steps of 4×64² fine-tune an MRI slice (numbers in BENCHMARKS.md)."""
 
 
-def adaptable_config(model: str):
-    """The model's config; refuses models that cannot learn from noisy images alone."""
-    from medenoise.api import load_model
+def load_adaptable(model: str, trust_pickle: bool = False):
+    """The model's module, loaded once; refuses baselines and clean- or pair-trained methods."""
+    from medenoise.inference.resolve import model_path
     from medenoise.methods.baselines import is_baseline_name
+    from medenoise.modelfile import load_checkpoint, load_module
 
     if is_baseline_name(model):
         raise UserError(f"--adapt fine-tunes a network; {model} is a training-free baseline")
-    config = load_model(model).config
-    method = config.method
+    path = model_path(model)
+    if trust_pickle and path.suffix.lower() == ".ckpt":
+        module = load_checkpoint(path)
+    else:
+        module = load_module(path)
+    method = module.model_config.method
     if method not in ADAPTABLE:
         raise UserError(
             f"--adapt needs a self-supervised model (SSDN or Noise2Void); {model} is {method}, "
             "which trains on clean or paired images"
         )
-    return config
+    return module
 
 
-def _accelerator(device: str) -> tuple[str, int | str]:
-    """`denoise --device` → Lightning's (accelerator, devices)."""
-    if device == "cpu":
-        return "cpu", 1
-    if device.startswith("cuda"):
-        _, _, index = device.partition(":")
-        return "gpu", f"{int(index)}," if index else 1
-    raise UserError(f"--device {device!r}: choose cpu, cuda or cuda:N")
-
-
-def adapt_model(
-    model: str,
-    data: Sequence[Path],
-    steps: int,
-    workdir: Path,
-    *,
-    noise: str | None = None,
-    value_range: tuple[float, float] | None = None,
-    lr: float = DEFAULT_LR,
-    batch_size: int = 4,
-    patch: int = 64,
-    seed: int = 0,
-    device: str = "cpu",
-    precision: str = "32",
-    progress: bool = True,
-) -> Path:
-    """Train `model` (zoo name or model file) `steps` steps on the noisy `data` files and
-    return the adapted model file (under `workdir`). `noise`: the data's level for a model
-    that takes a known one (its training level otherwise)."""
-    from medenoise.api import takes_known_level
-    from medenoise.config import ModelConfig, TrainConfig, validated
+def adapt_config(module, model: str, steps: int, *, noise, value_range, lr, seed, options):
+    """The adaptation run's TrainConfig: 4×64² noisy patches, no warm-up, a half-run ramp-down."""
+    # `noise`: the data's level for a model that takes a known one (its training level otherwise)
+    from medenoise.config import TrainConfig, lightning_device, validated
     from medenoise.noise.spec import parse_noise_spec
-    from medenoise.train import run_training
 
     if steps < 1:
         raise UserError(f"--adapt {steps}: give a number of steps, at least 1")
-    base = adaptable_config(model)
+    base = module.model_config
     fields = {**base.model_dump(), "training": {}}
-    if noise is not None and takes_known_level(base):
-        spec = parse_noise_spec(noise)
-        if spec.kind != parse_noise_spec(base.noise).kind or not spec.is_fixed:
+    if noise is not None and module.takes_known_level:
+        spec, kind = parse_noise_spec(noise), parse_noise_spec(base.noise).kind
+        if spec.kind != kind or not spec.is_fixed:
             raise UserError(
-                f"--noise {noise} with --adapt: give one {parse_noise_spec(base.noise).kind} "
-                f"level, the model's noise model ({base.noise})"
+                f"--noise {noise} with --adapt: give one {kind} level, the model's noise "
+                f"model ({base.noise})"
             )
         fields["noise"] = str(spec)
-    accelerator, devices = _accelerator(device)
-    cfg = validated(
-        TrainConfig,
-        dict(
-            data=[str(p) for p in data],
-            data_kind="noisy",
-            init=model,
-            steps=steps,
-            batch_size=batch_size,
-            patch=patch,
-            lr=lr,
-            rampup=0.0,
-            rampdown=0.5,
-            seed=seed,
-            checkpoint_every=steps,
-            val_every=steps,
-            accelerator=accelerator,
-            devices=devices,
-            precision="bf16-mixed" if precision == "bf16" else "32-true",
-            value_range=value_range,
-            model=validated(ModelConfig, fields, model).model_dump(),
-        ),
-        "--adapt",
-    )
+    accelerator, devices = lightning_device(options.device)
+    run = dict(
+        model=fields, data_kind="noisy", value_range=value_range, init=model,
+        steps=steps, batch_size=4, patch=64, lr=lr, rampup=0.0, rampdown=0.5, seed=seed,
+        checkpoint_every=steps, val_every=steps, accelerator=accelerator, devices=devices,
+        precision=options.precision.value,
+    )  # fmt: skip
+    return validated(TrainConfig, run, "--adapt")
+
+
+def adapted_module(module, model: str, planes: list, steps: int, *, progress: bool, **run):
+    """`module` (of `model`) fine-tuned `steps` steps on the noisy float32 `planes`."""
+    # a known-level model told the data's level trains a module for that level, given its weights
+    from medenoise.data.datamodule import PlanesDataModule
+    from medenoise.train import build_module, fit_in_memory, init_weights, record_training
+
+    cfg = adapt_config(module, model, steps, **run)
+    if cfg.model.model_copy(update={"training": {}}) != module.model_config.model_copy(
+        update={"training": {}}
+    ):
+        tuned = build_module(cfg, warm_start=False)
+        init_weights(tuned, model, loaded=module)
+        module = tuned
+    record_training(cfg)
+    module.model_config = cfg.model
     if progress:
         print(
-            f"adapting {model} to {len(data)} noisy file(s): {steps} self-supervised steps",
+            f"adapting {model} to {len(planes)} noisy plane(s): {steps} self-supervised steps",
             file=sys.stderr,
             flush=True,
         )
-    return run_training(cfg, Path(workdir) / "adapt-run", progress=progress)
+    return fit_in_memory(cfg, module, PlanesDataModule(cfg, planes=planes), progress=progress)
+
+
+def adapt_denoiser(
+    model: str,
+    files: Sequence[Path],
+    steps: int,
+    *,
+    options,
+    noise: str | None = None,
+    value_range: tuple[float, float] | None = None,
+    lr: float = DEFAULT_LR,
+    trust_pickle: bool = False,
+    progress: bool = True,
+):
+    """`denoise --adapt`: `model` fine-tuned on the noisy `files`, run with `options`."""
+    from medenoise.data.patches import list_images, load_planes
+
+    module = load_adaptable(model, trust_pickle)
+    planes = load_planes(list_images(files), module.model_config.channels, value_range)
+    tuned = adapted_module(
+        module, model, planes, steps, progress=progress, noise=noise, value_range=value_range,
+        lr=lr, seed=0, options=options,
+    )  # fmt: skip
+    return adapted_denoiser(tuned, model, steps, options)
 
 
 def adapt(
@@ -129,65 +134,46 @@ def adapt(
     ensemble: bool | None = None,
     progress: bool = False,
 ):
-    """Python face of `--adapt`: fine-tune `model` on noisy arrays ((H, W) or (H, W, C);
-    uint8/uint16 or float on [0, 1], as `denoise` takes them) and return the adapted
-    denoiser. Values are kept as given (float32 TIFF), so noise below 0 is not clipped."""
-    import tempfile
+    """Python face of `--adapt`: `model` fine-tuned on noisy arrays, as a denoiser."""
+    # arrays as `denoise` takes them ((H, W) or (H, W, C); uint8/uint16 or float on [0, 1]);
+    # float values are kept as given, so noise below 0 is not clipped
+    from medenoise.data.datamodule import array_planes
+    from medenoise.inference.options import InferenceOptions
 
-    import numpy as np
-    import tifffile
-
-    from medenoise.data.io import from_array
-
-    with tempfile.TemporaryDirectory(prefix="medenoise-adapt-") as tmp:
-        folder = Path(tmp) / "noisy"
-        folder.mkdir()
-        for i, array in enumerate(images):
-            plane = from_array(np.asarray(array)).array.astype(np.float32)
-            gray = plane.shape[-1] == 1
-            tifffile.imwrite(folder / f"{i:05d}.tif", plane[..., 0] if gray else plane)
-        path = adapt_model(
-            model, [folder], steps, Path(tmp), noise=noise, lr=lr, seed=seed, device=device,
-            precision=precision, progress=progress,
-        )  # fmt: skip
-        return load_adapted(path, model, steps, device, ensemble, precision=precision)
-
-
-def adapt_denoiser(
-    model: str,
-    files: Sequence[Path],
-    steps: int,
-    *,
-    options,
-    noise: str | None = None,
-    value_range: tuple[float, float] | None = None,
-    lr: float = DEFAULT_LR,
-    trust_pickle: bool = False,
-):
-    """`denoise --adapt`: `model` fine-tuned `steps` steps on the noisy `files`, loaded as a
-    denoiser that runs with `options` (an InferenceOptions)."""
-    import tempfile
-
-    loading = dict(
-        tile=options.tile, trust_pickle=trust_pickle, backend=options.backend.value,
-        batch=options.batch, precision=options.precision.value,
+    options = InferenceOptions(device=device, precision=precision, ensemble=ensemble)
+    module = load_adaptable(model)
+    planes = array_planes(images, module.model_config.channels)
+    tuned = adapted_module(
+        module, model, planes, steps, progress=progress, noise=noise, value_range=None,
+        lr=lr, seed=seed, options=options,
     )  # fmt: skip
-    with tempfile.TemporaryDirectory(prefix="medenoise-adapt-") as tmp:
-        adapted = adapt_model(
-            model, list(files), steps, Path(tmp), noise=noise, value_range=value_range, lr=lr,
-            device=options.device, precision=options.precision.value,
-        )  # fmt: skip
-        return load_adapted(adapted, model, steps, options.device, options.ensemble, **loading)
+    return adapted_denoiser(tuned, model, steps, options)
 
 
-def load_adapted(path: Path, model: str, steps: int, device: str, ensemble, **loading):
-    """Load the adapted weights (into memory: `path` may be deleted after), with `model`'s
-    self-ensemble default and a source naming `model`, not the temporary file."""
-    from medenoise.api import load_model
+def adapted_denoiser(module, model: str, steps: int, options):
+    """The fine-tuned module as a denoiser run with `options`, its source naming `model`."""
+    # `ensemble` None: `model`'s zoo default
+    import inspect
+
+    import torch
+
+    from medenoise import api
     from medenoise.zoo import default_ensemble
 
-    if ensemble is None:
-        ensemble = default_ensemble(model)
-    denoiser = load_model(path, device, ensemble=ensemble, **loading)
-    denoiser.source = f"{Path(model).name} adapted {steps} steps"
+    if options.ensemble is None:
+        options = options.with_(ensemble=default_ensemble(model))
+    source = f"{Path(model).name} adapted {steps} steps"
+    module = module.to(options.device)
+    if "options" in inspect.signature(api.Denoiser).parameters:
+        return api.Denoiser(module, source, options)
+    # the Denoiser constructor before it took InferenceOptions (kept until that one merges)
+    if options.backend.value == "onnx":
+        from medenoise.onnx_backend import OnnxDenoiser
+
+        return OnnxDenoiser(module, source, tile=options.tile, ensemble=options.ensemble)
+    module = module.to(memory_format=torch.channels_last)
+    denoiser = api.Denoiser(
+        module, source, options.device, tile=options.tile, batch=options.batch,
+        precision=options.precision.value, ensemble=options.ensemble,
+    )  # fmt: skip
     return denoiser

@@ -1,7 +1,10 @@
 """Versioned configuration (pydantic): what a model is, and how it is trained. YAML round-trip.
 
 `ModelConfig` travels inside every model file as JSON; `TrainConfig` is what
-`medenoise train` (flags or `--config recipe.yaml`) runs.
+`medenoise train` (flags or `--config recipe.yaml`) runs. A TrainConfig has sections
+(model, dataset, method_options, optim, trainer); recipes may give every field flat at the
+top level (`steps: 100`), run folders store the sectioned form. All checks of a run's
+option combinations live in `TrainConfig._trainable`.
 """
 
 from __future__ import annotations
@@ -10,10 +13,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from medenoise.errors import UserError
-from medenoise.noise.spec import parse_noise_spec
 
 CONFIG_VERSION = 1
 Method = Literal["ssdn", "n2c", "n2n", "n2v"]
@@ -40,6 +49,8 @@ class ModelConfig(_Strict):
     @field_validator("noise")
     @classmethod
     def _valid_noise(cls, v: str) -> str:
+        from medenoise.noise.spec import parse_noise_spec  # lazy: medenoise.noise loads torch
+
         return str(parse_noise_spec(v))
 
     @field_validator("version")
@@ -53,56 +64,25 @@ class ModelConfig(_Strict):
         return v
 
 
-class TrainConfig(_Strict):
-    """A training run: data, method, noise, budget and schedule (SPEC §6 defaults)."""
+class DatasetConfig(_Strict):
+    """What is trained on: files, their kind and range, and how patches are cut from them."""
 
-    data: list[str]
+    data: list[str] = Field(default_factory=list)
     val: list[str] = Field(default_factory=list)
     data_kind: Literal["clean", "noisy"] = "clean"
-    model: ModelConfig = Field(default_factory=ModelConfig)
-    steps: int = Field(10_000, ge=1)
-    batch_size: int = Field(4, ge=1)
-    patch: int = Field(128, ge=32)
-    lr: float = Field(3e-4, gt=0)
-    rampup: float = Field(0.1, ge=0, le=1)
-    rampdown: float = Field(0.3, ge=0, le=1)
-    seed: int = 0
-    checkpoint_every: int = Field(500, ge=1)
-    val_every: int = Field(500, ge=1)
-    val_images: int = Field(8, ge=0)
-    val_crop: int = Field(256, ge=32)
-    min_patch_mean: float = Field(0.0, ge=0, le=1)
-    num_workers: int = Field(0, ge=0)
-    accelerator: str = "auto"
-    devices: int | str = 1
-    num_nodes: int = 1
-    strategy: str = "auto"
-    precision: str = "32-true"
-    # torch.compile the network for training (GPU; on this 2-core CPU it was slower: 1.44
-    # vs 1.16 s per SSDN step, BENCHMARKS.md)
-    compile: bool = False
-    init: str | None = None
-    # SSDN per-image level on synthetic noise (clean data): the prior trains with the true
-    # level and the estimator learns it by squared log error. The paper's joint likelihood
-    # leaves a Gaussian σ weakly identifiable (σ² and the prior variance add up): from a warm
-    # start σ̂ settled at 0.4× the true σ (Set12 crops, 1,000 steps). Noisy data: the paper's.
-    level_from_synthesis: bool = False
-    # SSDN with a learned level: train only the level (global θ or per-image estimator) for
-    # the first N steps, so a warm-started prior net does not absorb the noise into Σ_x before
-    # the fresh estimator has learned anything (frozen, σ̂ tracked σ within ~25 steps).
-    freeze_net_steps: int = Field(0, ge=0)
-    # SSDN over a level range: weight each pixel's NLL by its σ_y (detached), so the noisiest
-    # patches, whose μ-gradient is ~σ_y⁻¹, teach the prior as much per step as the cleanest
-    # (noise/likelihood.py level_balance_weight); the per-pixel optimum is unchanged
-    balance_noise_levels: bool = False
     # real Noise2Noise pairs (data/pairs.py): second noisy copies of `data`, matched by
     # relative file path, or `layout: fmd` where two raw frames of one FOV form a pair
     pairs: list[str] = Field(default_factory=list)
     layout: Literal["files", "fmd"] = "files"
-    n2v_fraction: float = Field(1.0 / 64.0, gt=0, le=0.25)
     # LO, HI in the training files' value units mapped to [0, 1] (e.g. float MRI or CT HU);
-    # None: each format's nominal range (DESIGN: Values)
+    # None: each format's nominal range (integer types span their range, floats are 0..1)
     value_range: tuple[float, float] | None = None
+    patch: int = Field(128, ge=32)
+    batch_size: int = Field(4, ge=1)
+    min_patch_mean: float = Field(0.0, ge=0, le=1)
+    num_workers: int = Field(0, ge=0)
+    val_images: int = Field(8, ge=0)
+    val_crop: int = Field(256, ge=32)
 
     @field_validator("value_range")
     @classmethod
@@ -118,21 +98,222 @@ class TrainConfig(_Strict):
             raise ValueError("must be a multiple of 32 (five 2× poolings)")
         return v
 
+    @property
+    def paired(self) -> bool:
+        """True when the training data are real pairs (paired folders or the FMD layout)."""
+        return bool(self.pairs) or self.layout == "fmd"
+
+
+class MethodOptions(_Strict):
+    """Knobs of one method's training loss (ignored by the others)."""
+
+    # SSDN per-image level on synthetic noise (clean data): the prior trains with the true
+    # level and the estimator learns it by squared log error. The paper's joint likelihood
+    # leaves a Gaussian σ weakly identifiable (σ² and the prior variance add up): from a warm
+    # start σ̂ settled at 0.4× the true σ (Set12 crops, 1,000 steps). Noisy data: the paper's.
+    level_from_synthesis: bool = False
+    # SSDN with a learned level: train only the level (global θ or per-image estimator) for
+    # the first N steps, so a warm-started prior net does not absorb the noise into Σ_x before
+    # the fresh estimator has learned anything (frozen, σ̂ tracked σ within ~25 steps).
+    freeze_net_steps: int = Field(0, ge=0)
+    # SSDN over a level range: weight each pixel's NLL by its σ_y (detached), so the noisiest
+    # patches, whose μ-gradient is ~σ_y⁻¹, teach the prior as much per step as the cleanest
+    # (noise/likelihood.py level_balance_weight); the per-pixel optimum is unchanged
+    balance_noise_levels: bool = False
+    # Noise2Void: fraction of pixels masked per patch (the N2V paper's 64 per 64² patch)
+    n2v_fraction: float = Field(1.0 / 64.0, gt=0, le=0.25)
+
+
+class OptimConfig(_Strict):
+    """Optimiser budget and the SSDN paper's schedule: cosine ramp-up, flat, squared ramp-down."""
+
+    steps: int = Field(10_000, ge=1)
+    lr: float = Field(3e-4, gt=0)
+    rampup: float = Field(0.1, ge=0, le=1)
+    rampdown: float = Field(0.3, ge=0, le=1)
+    seed: int = 0
+
+
+class TrainerConfig(_Strict):
+    """Passed through to Lightning's Trainer (hardware, precision, periods)."""
+
+    accelerator: str = "auto"
+    devices: int | str = 1
+    num_nodes: int = 1
+    strategy: str = "auto"
+    precision: str = "32-true"
+    # torch.compile the network for training (GPU; slower on a 2-core CPU, BENCHMARKS.md)
+    compile: bool = False
+    checkpoint_every: int = Field(500, ge=1)
+    val_every: int = Field(500, ge=1)
+
+    @field_validator("precision")
+    @classmethod
+    def _lightning_precision(cls, v: str) -> str:
+        """32/bf16 (as `denoise` spells them) become Lightning's names; others pass as given."""
+        from medenoise.inference.options import Precision
+
+        try:
+            return Precision.parse(v).lightning
+        except UserError:
+            return v
+
+
+# TrainConfig's sections; their field names are also accepted flat at the top level
+SECTIONS: dict[str, type[_Strict]] = {
+    "model": ModelConfig,
+    "dataset": DatasetConfig,
+    "method_options": MethodOptions,
+    "optim": OptimConfig,
+    "trainer": TrainerConfig,
+}
+LIFTED = {"version", "training"}  # ModelConfig fields never given flat (file-format keys)
+FLAT: dict[str, str] = {
+    key: section
+    for section, cls in SECTIONS.items()
+    for key in cls.model_fields
+    if not (section == "model" and key in LIFTED)
+}
+
+
+def nest(raw: Any) -> Any:
+    """Flat keys (recipes, older run folders) moved into their section, so both layouts load."""
+    # `steps: 100` becomes `optim: {steps: 100}`; other keys and non-mappings stay as they are
+    if not isinstance(raw, dict):
+        return raw
+    out = {k: (dict(v) if k in SECTIONS and isinstance(v, dict) else v) for k, v in raw.items()}
+    for key in [k for k in raw if k in FLAT]:
+        section = out.setdefault(FLAT[key], {})
+        if not isinstance(section, dict):
+            continue  # the section's own type error is reported by validation
+        if key in section:
+            raise ValueError(f"{key} given both flat and under {FLAT[key]}")
+        section[key] = out.pop(key)
+    return out
+
+
+def merged(base: dict, updates: dict) -> dict:
+    """`updates` (flat or nested keys) laid over `base`, section by section."""
+    out, new = nest(base), nest(updates)
+    for key, value in new.items():
+        if key in SECTIONS and isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = {**out[key], **value}
+        else:
+            out[key] = value
+    return out
+
+
+def lightning_device(device: str) -> tuple[str, int | str]:
+    """`--device cpu|cuda|cuda:N` → Lightning's (accelerator, devices)."""
+    if device == "cpu":
+        return "cpu", 1
+    if device.startswith("cuda"):
+        _, _, index = device.partition(":")
+        if index and not index.isdigit():
+            raise UserError(f"--device {device!r}: choose cpu, cuda or cuda:N")
+        return "gpu", f"{int(index)}," if index else 1
+    raise UserError(f"--device {device!r}: choose cpu, cuda or cuda:N")
+
+
+class TrainConfig(_Strict):
+    """A training run: model, dataset, method knobs, optimiser and trainer sections."""
+
+    # flat keys given at the top level are lifted into their section (`_lift_flat_keys`)
+
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    dataset: DatasetConfig = Field(default_factory=DatasetConfig)
+    method_options: MethodOptions = Field(default_factory=MethodOptions)
+    optim: OptimConfig = Field(default_factory=OptimConfig)
+    trainer: TrainerConfig = Field(default_factory=TrainerConfig)
+    # start from this model (zoo name or model file): fine-tuning or a warm start
+    init: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lift_flat_keys(cls, raw: Any) -> Any:
+        return nest(raw)
+
+    @model_validator(mode="after")
+    def _trainable(self) -> TrainConfig:
+        """Reject option combinations that cannot train, before any data are read."""
+        from medenoise.noise import make_noise_model
+
+        model, data = self.model, self.dataset
+        noise = make_noise_model(model.noise)
+        ssdn, plain = model.method == "ssdn", model.method in ("n2c", "n2n", "n2v")
+        if data.data_kind == "clean" and not noise.spec.has_level:
+            raise ValueError(
+                f"--noise {model.noise} has no level to synthesise; give one "
+                f"(e.g. {noise.kind}:25) or pass --data-kind noisy for real noisy data"
+            )
+        if ssdn and model.covariance != "mu" and not noise.has_likelihood:
+            raise ValueError(
+                f"SSDN has no likelihood for {noise.kind} noise; use gaussian, "
+                "poisson or pg (or --covariance mu)"
+            )
+        known_level = ssdn and model.noise_param == "known"
+        if known_level and data.data_kind == "noisy" and not noise.spec.is_fixed:
+            raise ValueError(
+                "--noise-param known on real noisy data needs a single noise level "
+                "(e.g. gaussian:25); or learn it with --noise-param global|per-image"
+            )
+        if self.method_options.balance_noise_levels and (not ssdn or model.covariance == "mu"):
+            raise ValueError(
+                "--balance-noise-levels weights the SSDN likelihood; "
+                f"{model.method} with covariance {model.covariance} has none"
+            )
+        if model.method == "n2c" and data.data_kind != "clean":
+            raise ValueError("n2c is supervised: it needs clean training images")
+        if plain and model.noise_param != "known":
+            raise ValueError(
+                f"{model.method} learns no noise level: noise_param "
+                f"{model.noise_param!r} applies to ssdn only (use known)"
+            )
+        if model.method in ("n2n", "n2v") and noise.kind == "impulse":
+            raise ValueError(
+                f"{model.method} trains by L2 to noisy targets, which needs zero-mean noise; "
+                "impulse noise is not (its L2 optimum is α/2 + (1−α)x)"
+            )
+        self._check_pairs()
+        return self
+
+    @property
+    def batch_size(self) -> int:
+        """Patches per step per process (progress.py's DDP line reads it here)."""
+        return self.dataset.batch_size
+
+    def _check_pairs(self) -> None:
+        """Real pairs are noisy data given one way; n2n on real noisy data needs them."""
+        data = self.dataset
+        if data.pairs and data.layout == "fmd":
+            raise ValueError("give either pairs or the FMD layout, not both")
+        if data.paired and data.data_kind != "noisy":
+            what = "FMD raw frames" if data.layout == "fmd" else "paired images"
+            raise ValueError(f"{what} are real noisy data: set data_kind to noisy")
+        if self.model.method == "n2n" and data.data_kind == "noisy" and not data.paired:
+            raise ValueError(
+                "n2n on real noisy data needs pairs: give a second folder of noisy copies "
+                "with matching file names (pairs), or FMD folders (layout fmd)"
+            )
+
     def to_yaml(self, path: str | Path) -> None:
         Path(path).write_text(yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False))
 
     @classmethod
     def from_yaml(cls, path: str | Path, recipe: bool = False) -> TrainConfig:
-        """Load a config; `recipe=True` reads data/val/pairs (and a weight-file `init`) relative
-        to the file's folder."""
+        """Load a config, flat or sectioned; `recipe=True`: paths relative to the recipe file."""
+        # recipe: data/val/pairs and a weight-file `init` are read relative to the file's folder
+        path = Path(path)
         try:
-            raw = yaml.safe_load(Path(path).read_text())
-        except (OSError, yaml.YAMLError) as exc:
+            raw = yaml.safe_load(path.read_text())
+            raw = nest(raw)
+        except (OSError, yaml.YAMLError, ValueError) as exc:
             raise UserError(f"cannot read config: {exc}", path) from None
-        if recipe and isinstance(raw, dict):  # recipe paths are relative to the recipe file
+        data = raw.get("dataset") if isinstance(raw, dict) else None
+        if recipe and isinstance(data, dict):  # recipe paths are relative to the recipe file
             for key in ("data", "val", "pairs"):
-                if isinstance(raw.get(key), list):
-                    raw[key] = [_beside(path, p) for p in raw[key]]
+                if isinstance(data.get(key), list):
+                    data[key] = [_beside(path, p) for p in data[key]]
             init = raw.get("init")  # a weight file beside the recipe (a zoo name stays a name)
             if isinstance(init, str) and init.endswith(".safetensors"):
                 raw["init"] = _beside(path, init)
@@ -152,5 +333,11 @@ def validated(cls: type[BaseModel], raw: Any, source: str | Path) -> Any:
         return cls.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "config"
+        loc = [str(p) for p in first["loc"]]
+        if loc and loc[0] in SECTIONS and len(loc) > 1:
+            loc = loc[1:]  # a sectioned field is named as it is given flat
+        if not loc and first["type"] == "value_error":  # a whole-config check: its own words
+            path = source if isinstance(source, Path) else None
+            raise UserError(str(first["ctx"]["error"]), path) from None
+        where = ".".join(loc) or "config"
         raise UserError(f"invalid {where}: {first['msg']}", source) from None

@@ -40,16 +40,16 @@ def _quiet_lightning() -> None:
         warnings.filterwarnings("ignore", message=msg)
 
 
-def init_weights(module, source: str) -> None:
-    """Start from a model file's weights (fine-tuning or warm start).
-
-    The denoising network must match (method, channels, covariance) and be no wider. A
-    narrower one is widened so that it computes the same function (nets/widen.py). The noise
-    model and how its level is found may differ: a known-σ model can warm-start a per-image
-    σ model, whose level estimator then starts fresh (its own zero-initialised head)."""
+def init_weights(module, source: str, loaded=None) -> None:
+    """Warm start or fine-tune from a model's weights (`source`, or its module if `loaded`)."""
+    # The denoising network must match (method, channels, covariance) and be no wider. A
+    # narrower one is widened so that it computes the same function (nets/widen.py). The noise
+    # model and how its level is found may differ: a known-σ model can warm-start a per-image
+    # σ model, whose level estimator then starts fresh (its own zero-initialised head).
+    from medenoise.inference.resolve import model_path
     from medenoise.modelfile import load_module
 
-    init = load_module(resolve_model_path(source))
+    init = loaded if loaded is not None else load_module(model_path(source))
     theirs, ours = init.model_config, module.model_config
     for key in ("method", "channels", "width", "covariance"):
         if getattr(theirs, key) != getattr(ours, key) and not (
@@ -96,13 +96,6 @@ def _widened(state: dict, mine: dict, module, old_width: int) -> dict:
     return {k: v for k, v in state.items() if not k.startswith("net.")} | wide
 
 
-def resolve_model_path(name_or_path: str) -> Path:
-    """A model given by zoo name or path (see `medenoise.inference.resolve.model_path`)."""
-    from medenoise.inference.resolve import model_path
-
-    return model_path(name_or_path)
-
-
 def keep_history(outdir: Path) -> None:
     """Merge this segment's Lightning CSV log into RUNDIR/metrics.csv, which keeps every
     segment of a resumed run (Lightning's logger rewrites its own file on each start)."""
@@ -139,71 +132,13 @@ def check_checkpoint(path: Path) -> None:
         ) from None
 
 
-def check_run(cfg: TrainConfig) -> None:
-    """Reject option combinations that cannot train, before any data are read."""
-    from medenoise.noise import make_noise_model
-
-    model = cfg.model
-    noise = make_noise_model(model.noise)
-    if cfg.data_kind == "clean" and not noise.spec.has_level:
-        raise UserError(
-            f"--noise {model.noise} has no level to synthesise; give one "
-            f"(e.g. {noise.kind}:25) or pass --data-kind noisy for real noisy data"
-        )
-    if model.method == "ssdn" and model.covariance != "mu" and not noise.has_likelihood:
-        raise UserError(
-            f"SSDN has no likelihood for {noise.kind} noise; use gaussian, "
-            "poisson or pg (or --covariance mu)"
-        )
-    if (
-        model.method == "ssdn"
-        and model.noise_param == "known"
-        and cfg.data_kind == "noisy"
-        and not noise.spec.is_fixed
-    ):
-        raise UserError(
-            "--noise-param known on real noisy data needs a single noise level "
-            "(e.g. gaussian:25); or learn it with --noise-param global|per-image"
-        )
-    if cfg.balance_noise_levels and (model.method != "ssdn" or model.covariance == "mu"):
-        raise UserError(
-            "--balance-noise-levels weights the SSDN likelihood; "
-            f"{model.method} with covariance {model.covariance} has none"
-        )
-    if model.method == "n2c" and cfg.data_kind != "clean":
-        raise UserError("n2c is supervised: it needs clean training images")
-
-
-def run_training(
-    cfg: TrainConfig,
-    outdir: str | Path,
-    resume: bool = False,
-    progress: bool = True,
-    callbacks: list | None = None,
-) -> Path:
-    """Train (or resume) and write RUNDIR/model.safetensors; returns its path."""
-    import lightning as L
-    from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
-    from lightning.pytorch.loggers import CSVLogger
-
-    from medenoise.checkpointing import (
-        AtomicCheckpointIO,
-        GracefulStop,
-        TrainingInterrupted,
-        stale_temporaries,
-    )
-    from medenoise.data.datamodule import FolderDataModule
-    from medenoise.methods import build_method
-    from medenoise.modelfile import save_model
-    from medenoise.progress import LineProgress
-
-    _quiet_lightning()
-    check_run(cfg)
-    outdir = Path(outdir)
+def check_run_folder(cfg: TrainConfig, outdir: Path, resume: bool) -> Path:
+    """The run's last.ckpt path, once the folder is known to take this run (new or resumed)."""
+    # refused: a file; a started run without --resume; --resume without a checkpoint, or with
+    # other data or model options than the run was started with
     if outdir.exists() and not outdir.is_dir():
         raise UserError("is a file, not a folder; -o names the run folder", outdir)
-    ckpt_dir = outdir / "checkpoints"
-    last = ckpt_dir / LAST_CKPT
+    last = outdir / "checkpoints" / LAST_CKPT
     if resume and not last.is_file():
         raise UserError("nothing to resume: no checkpoints/last.ckpt here", outdir)
     if not resume and last.is_file():
@@ -214,11 +149,9 @@ def run_training(
     if resume:
         check_checkpoint(last)
         saved = TrainConfig.from_yaml(outdir / "config.yaml")
-        same_data = (saved.data, saved.pairs, saved.layout, saved.value_range) == (
-            cfg.data,
-            cfg.pairs,
-            cfg.layout,
-            cfg.value_range,
+        data = ("data", "pairs", "layout", "value_range")
+        same_data = saved.dataset.model_dump(include=set(data)) == cfg.dataset.model_dump(
+            include=set(data)
         )
         if saved.model.model_copy(update={"training": {}}) != cfg.model or not same_data:
             raise UserError(
@@ -226,65 +159,152 @@ def run_training(
                 "original run (see config.yaml)",
                 outdir,
             )
+    return last
+
+
+def record_training(cfg: TrainConfig) -> None:
+    """Note how the model was trained in its config (it travels inside the model file)."""
+    data, optim = cfg.dataset, cfg.optim
     cfg.model.training = {
-        "data": [Path(d).name for d in cfg.data],
-        "data_kind": cfg.data_kind,
-        "steps": cfg.steps,
-        "patch": cfg.patch,
-        "batch_size": cfg.batch_size,
-        "seed": cfg.seed,
+        "data": [Path(d).name for d in data.data],
+        "data_kind": data.data_kind,
+        "steps": optim.steps,
+        "patch": data.patch,
+        "batch_size": data.batch_size,
+        "seed": optim.seed,
         "init": cfg.init,
-        "pairs": [Path(p).name for p in cfg.pairs],
-        "layout": cfg.layout,
-        "value_range": list(cfg.value_range) if cfg.value_range else None,
+        "pairs": [Path(p).name for p in data.pairs],
+        "layout": data.layout,
+        "value_range": list(data.value_range) if data.value_range else None,
     }
-    torch.manual_seed(cfg.seed)  # weight init depends on the seed only
-    try:  # option combinations a method cannot train, before any data are read
+
+
+def build_module(cfg: TrainConfig, warm_start: bool = True):
+    """The method's module for this run, from `cfg.init`'s weights when `warm_start`."""
+    from medenoise.methods import build_method
+
+    torch.manual_seed(cfg.optim.seed)  # weight init depends on the seed only
+    try:
         module = build_method(cfg.model, cfg)
     except ValueError as exc:
         raise UserError(str(exc), "options") from None
-    if cfg.init and not resume:
+    if cfg.init and warm_start:
         init_weights(module, cfg.init)
-    datamodule = FolderDataModule(cfg)  # bad data fail here, before the run folder exists
-    outdir.mkdir(parents=True, exist_ok=True)
-    cfg.to_yaml(outdir / "config.yaml")
+    return module
+
+
+def build_trainer(
+    cfg: TrainConfig,
+    *,
+    has_val: bool,
+    progress: bool,
+    callbacks: list | None = None,
+    outdir: Path | None = None,
+    stop=None,
+):
+    """Lightning's Trainer for `cfg`: checkpoints and a log in `outdir`, or no file at all."""
+    # with `outdir`: atomic checkpoints every `checkpoint_every` steps (and on a signal, through
+    # `stop`, a GracefulStop) and a CSV log
+    import lightning as L
+    from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
+    from lightning.pytorch.loggers import CSVLogger
+
+    from medenoise.checkpointing import AtomicCheckpointIO
+    from medenoise.progress import LineProgress
+
+    optim, trainer = cfg.optim, cfg.trainer
     live_bar = progress and sys.stderr.isatty()
+    callbacks = list(callbacks or [])
     if live_bar:  # tqdm: Lightning's rich bar shows "Epoch 0/-2" for step-based runs
-        callbacks = [TQDMProgressBar(), *(callbacks or [])]
+        callbacks.insert(0, TQDMProgressBar())
     elif progress:
-        callbacks = [LineProgress(max(1, min(50, cfg.steps // 20))), *(callbacks or [])]
-    checkpoint = ModelCheckpoint(
-        dirpath=ckpt_dir,
-        every_n_train_steps=cfg.checkpoint_every,
-        save_last=True,
-        save_top_k=0,
-        enable_version_counter=False,
-    )
-    stop = GracefulStop(last)
-    has_val = datamodule.val_set is not None
-    trainer = L.Trainer(
-        max_steps=cfg.steps,
-        accelerator=cfg.accelerator,
-        devices=cfg.devices,
-        num_nodes=cfg.num_nodes,
-        strategy=cfg.strategy,
-        precision=cfg.precision,
-        callbacks=[checkpoint, stop, *(callbacks or [])],
-        plugins=[AtomicCheckpointIO()],
-        logger=CSVLogger(outdir / "logs", name="", version=""),
-        default_root_dir=outdir,
+        callbacks.insert(0, LineProgress(max(1, min(50, optim.steps // 20))))
+    if stop is not None:
+        callbacks.insert(0, stop)
+    saving = {"logger": False, "enable_checkpointing": False}
+    if outdir is not None:
+        checkpoint = ModelCheckpoint(
+            dirpath=outdir / "checkpoints",
+            every_n_train_steps=trainer.checkpoint_every,
+            save_last=True,
+            save_top_k=0,
+            enable_version_counter=False,
+        )
+        callbacks.insert(0, checkpoint)
+        saving = dict(
+            logger=CSVLogger(outdir / "logs", name="", version=""),
+            enable_checkpointing=True,
+            plugins=[AtomicCheckpointIO()],
+            default_root_dir=outdir,
+        )
+    return L.Trainer(
+        max_steps=optim.steps,
+        accelerator=trainer.accelerator,
+        devices=trainer.devices,
+        num_nodes=trainer.num_nodes,
+        strategy=trainer.strategy,
+        precision=trainer.precision,
+        callbacks=callbacks,
         enable_progress_bar=live_bar,
         enable_model_summary=False,
-        log_every_n_steps=min(50, cfg.checkpoint_every),
+        log_every_n_steps=min(50, trainer.checkpoint_every),
         num_sanity_val_steps=0,
-        val_check_interval=min(cfg.val_every, cfg.steps) if has_val else None,
+        val_check_interval=min(trainer.val_every, optim.steps) if has_val else None,
         check_val_every_n_epoch=None if has_val else 1,
         limit_val_batches=1.0 if has_val else 0,
         use_distributed_sampler=False,
-        enable_checkpointing=True,
+        **saving,
+    )
+
+
+def fit_in_memory(cfg: TrainConfig, module, datamodule, progress: bool = True):
+    """Train `module` writing no file; returns it on the CPU in contiguous memory layout."""
+    _quiet_lightning()
+    module.train_config = cfg
+    module.train()  # a module loaded for inference comes in eval mode
+    trainer = build_trainer(cfg, has_val=datamodule.val_set is not None, progress=progress)
+    trainer.fit(module, datamodule=datamodule)
+    return module.cpu().to(memory_format=torch.contiguous_format)
+
+
+def run_training(
+    cfg: TrainConfig,
+    outdir: str | Path,
+    resume: bool = False,
+    progress: bool = True,
+    callbacks: list | None = None,
+    *,
+    module=None,
+    datamodule=None,
+) -> Path:
+    """Train (or resume) and write RUNDIR/model.safetensors; returns its path."""
+    # `module`, `datamodule`: ready ones (e.g. in memory) instead of building them from `cfg`
+    from medenoise.checkpointing import GracefulStop, TrainingInterrupted, stale_temporaries
+    from medenoise.data.datamodule import FolderDataModule
+
+    _quiet_lightning()
+    outdir = Path(outdir)
+    last = check_run_folder(cfg, outdir, resume)
+    record_training(cfg)
+    if module is None:
+        module = build_module(cfg, warm_start=not resume)
+    else:
+        module.train_config = cfg
+    if datamodule is None:
+        datamodule = FolderDataModule(cfg)  # bad data fail here, before the run folder exists
+    outdir.mkdir(parents=True, exist_ok=True)
+    cfg.to_yaml(outdir / "config.yaml")
+    stop = GracefulStop(last)
+    trainer = build_trainer(
+        cfg,
+        has_val=datamodule.val_set is not None,
+        progress=progress,
+        callbacks=callbacks,
+        outdir=outdir,
+        stop=stop,
     )
     keep_history(outdir)
-    for tmp in stale_temporaries(ckpt_dir):  # left by a run killed while checkpointing
+    for tmp in stale_temporaries(last.parent):  # left by a run killed while checkpointing
         tmp.unlink(missing_ok=True)
     try:
         trainer.fit(
@@ -296,8 +316,15 @@ def run_training(
     finally:
         if trainer.is_global_zero:
             keep_history(outdir)
-    if stop.step is not None and stop.step < cfg.steps:
-        raise TrainingInterrupted(stop.signum, stop.step, cfg.steps, last)
+    if stop.step is not None and stop.step < cfg.optim.steps:
+        raise TrainingInterrupted(stop.signum, stop.step, cfg.optim.steps, last)
+    return save_product(trainer, module, outdir)
+
+
+def save_product(trainer, module, outdir: Path) -> Path:
+    """Write RUNDIR/model.safetensors (rank zero only under DDP); returns its path."""
+    from medenoise.modelfile import save_model
+
     model_path = outdir / "model.safetensors"
     if trainer.is_global_zero:
         save_model(module, model_path)

@@ -107,10 +107,12 @@ def test_n2v_loss_is_the_masked_mse_of_n2v_masking():
 
 @pytest.mark.parametrize("method", ["n2n", "n2v"])
 def test_plain_methods_reject_options_they_cannot_use(method):
+    model = ModelConfig(method=method, noise="gaussian:25", noise_param="global")
     with pytest.raises(ValueError, match="ssdn only"):
-        build_method(ModelConfig(method=method, noise="gaussian", noise_param="global"))
+        TrainConfig(data=["x"], model=model)
     with pytest.raises(ValueError, match="zero-mean"):
-        build_method(ModelConfig(method=method, noise="impulse:0.2"))
+        TrainConfig(data=["x"], model=ModelConfig(method=method, noise="impulse:0.2"))
+    TrainConfig(data=["x"], model=ModelConfig(method=method, noise="gaussian:25"))
 
 
 class StopAt(L.Callback):

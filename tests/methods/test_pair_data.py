@@ -5,7 +5,7 @@ import pytest
 import torch
 from PIL import Image as PILImage
 
-from medenoise.config import ModelConfig, TrainConfig
+from medenoise.config import ModelConfig, TrainConfig, validated
 from medenoise.data.datamodule import FolderDataModule
 from medenoise.data.pairs import PairPatchDataset, fmd_groups, load_groups, paired_files
 from medenoise.errors import UserError
@@ -117,17 +117,28 @@ def config(data, **kw):
 
 
 def test_paired_data_must_be_declared_noisy_and_n2n_on_noisy_data_needs_pairs(paired):
-    cfg = config([paired / "a"], pairs=[str(paired / "b")])
-    with pytest.raises(UserError, match="noisy"):
-        FolderDataModule(cfg)
-    cfg = config([paired / "a"], layout="fmd", pairs=[str(paired / "b")], data_kind="noisy")
-    with pytest.raises(UserError, match="not both"):
-        FolderDataModule(cfg)
-    cfg = config([paired / "a"], data_kind="noisy")
+    with pytest.raises(ValueError, match="noisy"):
+        config([paired / "a"], pairs=[str(paired / "b")])
+    with pytest.raises(ValueError, match="not both"):
+        config([paired / "a"], layout="fmd", pairs=[str(paired / "b")], data_kind="noisy")
     with pytest.raises(ValueError, match="needs pairs"):
-        build_method(cfg.model, cfg)
+        config([paired / "a"], data_kind="noisy")
     cfg = config([paired / "a"], data_kind="noisy", pairs=[str(paired / "b")])
+    assert cfg.dataset.paired
     build_method(cfg.model, cfg)  # fine with pairs
+    for bad, message in (
+        (dict(pairs=[str(paired / "b")]), "paired images are real noisy data"),
+        (dict(data_kind="noisy"), "needs pairs"),
+    ):
+        with pytest.raises(UserError, match=message):
+            validated(TrainConfig, config_dict([paired / "a"], **bad), "options")
+
+
+def config_dict(data, **kw):
+    """The fields of `config` as raw (flat) input, for the one-line user error."""
+    model = dict(method="n2n", noise="gaussian:25", width=8)
+    options = dict(steps=3, batch_size=2, patch=32, checkpoint_every=3, seed=0) | kw
+    return dict(data=[str(d) for d in data], model=model, **options)
 
 
 @pytest.mark.parametrize("method", ["n2n", "n2v"])

@@ -23,7 +23,7 @@ def test_there_are_recipes():
 @pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.stem)
 def test_recipe_is_valid_and_its_data_resolve_beside_it(recipe):
     cfg = TrainConfig.from_yaml(recipe, recipe=True)
-    for d in cfg.data + cfg.val:
+    for d in cfg.dataset.data + cfg.dataset.val:
         assert Path(d).is_absolute()
         assert "/shared/data/" in Path(d).as_posix()
         if (Path(__file__).parents[3] / "shared" / "data").is_dir():
@@ -47,7 +47,7 @@ def test_train_with_a_recipe_and_no_data_argument(tmp_path):
     assert res.exit_code == 0, res.output
     assert (tmp_path / "run" / "model.safetensors").is_file()
     saved = TrainConfig.from_yaml(tmp_path / "run" / "config.yaml")
-    assert saved.data == [str(data.resolve())]
+    assert saved.dataset.data == [str(data.resolve())]
     res = runner.invoke(app, ["train", "-o", str(tmp_path / "run2")])
     assert res.exit_code == 2 and "no training data" in res.output
 

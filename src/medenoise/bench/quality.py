@@ -70,15 +70,10 @@ def train_for(
     from medenoise.train import run_training
 
     cfg = TrainConfig(
-        data=[str(data)],
         model=ModelConfig(method=method, noise=f"gaussian:{SIGMA:g}", width=width),
-        steps=steps,
-        batch_size=batch,
-        patch=patch,
-        checkpoint_every=steps,
-        val_every=steps,
-        seed=0,
-        accelerator=accelerator,
+        dataset=dict(data=[str(data)], batch_size=batch, patch=patch),
+        optim=dict(steps=steps, seed=0),
+        trainer=dict(checkpoint_every=steps, val_every=steps, accelerator=accelerator),
     )
     t0 = time.perf_counter()
     path = run_training(cfg, workdir / method, progress=False)

@@ -54,7 +54,8 @@ def load_planes(
     files: Sequence[Path], channels: int, value_range: tuple[float, float] | None = None
 ) -> list[np.ndarray]:
     """Read files as float32 (H, W, C) planes; stacks and volumes contribute every slice.
-    `value_range` (LO, HI) overrides the formats' nominal ranges (DESIGN: Values)."""
+    `value_range` (LO, HI) overrides the formats' nominal ranges (integer
+    types span their full range, floats are taken as 0..1)."""
     from medenoise.data.io import read
 
     planes: list[np.ndarray] = []

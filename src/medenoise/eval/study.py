@@ -70,7 +70,7 @@ class StudyRun:
 
     # --- training ---------------------------------------------------------------------
     def train_config(self, v: Variant):
-        from medenoise.config import ModelConfig, TrainConfig
+        from medenoise.config import TrainConfig
 
         b: Budget = self.budget
         init = None
@@ -78,22 +78,19 @@ class StudyRun:
             init = str(self.run_dir(self.study.variant(v.init)) / "model.safetensors")
         clean = v.data_kind == "clean"
         return TrainConfig(
-            data=[str(p) for p in self.data(v.data or self.study.train_data)],
-            val=[str(p) for p in self.data(self.study.val)] if clean else [],
-            data_kind=v.data_kind,
-            layout=v.layout,
-            model=ModelConfig(method=v.method, noise=v.noise, noise_param=v.noise_param,
-                              covariance=v.covariance, channels=v.channels, width=v.width),
-            steps=max(1, round(b.steps * v.steps_scale)),
-            patch=b.patch,
-            batch_size=b.batch_size,
-            val_every=b.val_every,
-            checkpoint_every=b.checkpoint_every,
-            min_patch_mean=v.min_patch_mean,
-            value_range=v.value_range,
-            seed=v.seed,
+            model=v.network(),
+            dataset=dict(
+                data=[str(p) for p in self.data(v.data or self.study.train_data)],
+                val=[str(p) for p in self.data(self.study.val)] if clean else [],
+                data_kind=v.data_kind, layout=v.layout, patch=b.patch, batch_size=b.batch_size,
+                min_patch_mean=v.min_patch_mean, value_range=v.value_range,
+            ),
+            optim=dict(steps=max(1, round(b.steps * v.steps_scale)), seed=v.seed),
+            trainer=dict(
+                val_every=b.val_every, checkpoint_every=b.checkpoint_every,
+                accelerator="gpu" if self.device.startswith("cuda") else "cpu",
+            ),
             init=init,
-            accelerator="gpu" if self.device.startswith("cuda") else "cpu",
         )  # fmt: skip
 
     def model_path(self, v: Variant) -> str:
@@ -110,8 +107,9 @@ class StudyRun:
 
         resume = (run / "checkpoints" / "last.ckpt").is_file()
         cfg = self.train_config(v)
+        steps = cfg.optim.steps
         self.log(f"train {v.name}: {v.method} {v.noise} {v.noise_param} {v.covariance} "
-                 f"x{v.channels}, {cfg.steps} steps{' (resuming)' if resume else ''}")  # fmt: skip
+                 f"x{v.channels}, {steps} steps{' (resuming)' if resume else ''}")  # fmt: skip
         return str(run_training(cfg, run, resume=resume, progress=True))
 
     # --- evaluation -------------------------------------------------------------------

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import Field, model_validator
 
-from medenoise.config import Covariance, Method, ParamMode, _Strict, validated
+from medenoise.config import CONFIG_VERSION, Method, ModelConfig, _Strict, validated
 from medenoise.errors import UserError
 
 
@@ -31,19 +31,17 @@ class Budget(_Strict):
     eval_images: int | None = None  # at most this many images per evaluation (None: all)
 
 
-class Variant(_Strict):
-    """One row of the study: a method to train, a training-free baseline, or a model file."""
+class Variant(ModelConfig):
+    """A study row: a method to train (its ModelConfig fields), a baseline, or a model file."""
 
+    method: Method | None = None  # None for a baseline or a model file
+    # the model file's own fields are set by training, not by the study
+    version: int = Field(CONFIG_VERSION, exclude=True)
+    training: dict[str, Any] = Field(default_factory=dict, exclude=True)
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
     label: str | None = None  # shown in tables and figures (default: name)
-    method: Method | None = None
     baseline: Literal["bm3d", "vst-bm3d", "nlm", "identity"] | None = None
     model: str | None = None  # existing model file or zoo name: evaluate only
-    noise: str = "gaussian:25"  # training noise model and level
-    noise_param: ParamMode = "known"
-    covariance: Covariance = "full"
-    channels: Literal[1, 3] = 1
-    width: int = 48
     data: list[str] = Field(default_factory=list)  # default: the study's train_data
     data_kind: Literal["clean", "noisy"] = "clean"
     layout: Literal["files", "fmd"] = "files"
@@ -64,6 +62,10 @@ class Variant(_Strict):
     @property
     def trained(self) -> bool:
         return self.method is not None
+
+    def network(self) -> ModelConfig:
+        """The ModelConfig a trained variant trains."""
+        return ModelConfig.model_validate(self.model_dump(include=set(ModelConfig.model_fields)))
 
     @property
     def title(self) -> str:

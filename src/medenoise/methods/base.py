@@ -62,7 +62,9 @@ class DenoisingMethod(L.LightningModule):
     def noise_generator(self) -> torch.Generator:
         """Seeded generator for synthetic training noise (its state is checkpointed)."""
         if self._noise_gen is None or self._noise_gen.device != self.device:
-            seed = (self.train_config.seed if self.train_config else 0) * 1009 + self.global_rank
+            seed = (
+                self.train_config.optim.seed if self.train_config else 0
+            ) * 1009 + self.global_rank
             self._noise_gen = torch.Generator(device=self.device).manual_seed(seed)
         return self._noise_gen
 
@@ -91,7 +93,7 @@ class DenoisingMethod(L.LightningModule):
         self.log("val/psnr", psnr, prog_bar=True, sync_dist=True, batch_size=clean.shape[0])
 
     def configure_optimizers(self):
-        cfg = self.train_config
+        cfg = self.train_config.optim if self.train_config else None
         lr = cfg.lr if cfg else 3e-4
         opt = torch.optim.Adam(self.parameters(), lr=lr, betas=(0.9, 0.99))
         if cfg is None:
@@ -115,7 +117,7 @@ class DenoisingMethod(L.LightningModule):
         # channels_last: oneDNN/cuDNN convs run faster in NHWC (SSDN step on CPU: 1.27 →
         # 1.17 s, benchmarks/profile_ssdn_step.py); weights are saved contiguous.
         self.to(memory_format=torch.channels_last)
-        if self.train_config is not None and self.train_config.compile:
+        if self.train_config is not None and self.train_config.trainer.compile:
             # Kept outside the module tree (plain attribute), so state_dict keys, checkpoints
             # and model files are those of the eager net; it shares the net's parameters.
             self.__dict__["_compiled_net"] = torch.compile(self.net)
@@ -140,33 +142,11 @@ class DenoisingMethod(L.LightningModule):
 
 
 class PlainUNetMethod(DenoisingMethod):
-    """Methods on the plain U-Net (N2C, N2N, N2V): C → C channels, denoising is one forward
-    pass, no noise level is learned. `zero_mean_target` marks L2-to-noisy-target methods."""
-
-    zero_mean_target = False
+    """Methods on the plain U-Net (N2C, N2N, N2V): C → C channels, one forward pass, no level."""
 
     def build(self) -> None:
-        self.check_plain(self.zero_mean_target)
-        self.prepare()
         cfg = self.model_config
         self.net = UNet(cfg.channels, cfg.channels, cfg.width)
-
-    def prepare(self) -> None:
-        """Method-specific checks (ValueError) and settings taken from the training config."""
-
-    def check_plain(self, zero_mean: bool = False) -> None:
-        """Checks for the plain-U-Net methods: no noise level is learned, and (for L2 to a
-        noisy target) the noise must be zero-mean, which impulse noise is not."""
-        if self.model_config.noise_param != "known":
-            raise ValueError(
-                f"{self.name} learns no noise level: noise_param "
-                f"{self.model_config.noise_param!r} applies to ssdn only (use known)"
-            )
-        if zero_mean and self.noise.kind == "impulse":
-            raise ValueError(
-                f"{self.name} trains by L2 to noisy targets, which needs zero-mean noise; "
-                "impulse noise is not (its L2 optimum is α/2 + (1−α)x)"
-            )
 
     def denoise(self, y, params=None):
         return self.net(y).float()

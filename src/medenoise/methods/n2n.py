@@ -16,19 +16,6 @@ class N2N(PlainUNetMethod):
     """Plain U-Net, L2 between its output on one noisy copy and a second noisy copy."""
 
     name = "n2n"
-    zero_mean_target = True
-
-    def prepare(self) -> None:
-        train = self.train_config
-        if (
-            train is not None
-            and train.data_kind == "noisy"
-            and not (train.pairs or train.layout == "fmd")
-        ):
-            raise ValueError(
-                "n2n on real noisy data needs pairs: give a second folder of noisy copies "
-                "with matching file names (pairs), or FMD folders (layout fmd)"
-            )
 
     def with_noise(self, batch):
         """Two independent noisy copies of each clean patch (same level); pairs pass through."""

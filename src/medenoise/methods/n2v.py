@@ -1,6 +1,6 @@
 """Noise2Void (Krull et al. 2019): the plain U-Net trained to predict masked pixels.
 
-A small fraction of pixels per patch (default 1/64, `TrainConfig.n2v_fraction`) is replaced
+A small fraction of pixels per patch (default 1/64, `method_options.n2v_fraction`) is replaced
 by a random neighbour (methods/n2v_masking.py); the loss is the L2 to the original noisy
 values on those pixels only, so the net cannot learn the identity. Works on clean images
 with synthetic noise and on already-noisy data alike; denoising is one plain forward pass.
@@ -20,10 +20,12 @@ class N2V(PlainUNetMethod):
     """Plain U-Net, L2 on the Noise2Void-masked pixels of the noisy input only."""
 
     name = "n2v"
-    zero_mean_target = True
 
-    def prepare(self) -> None:
-        self.fraction = self.train_config.n2v_fraction if self.train_config else DEFAULT_FRACTION
+    @property
+    def fraction(self) -> float:
+        """Masked fraction per patch: the run's `n2v_fraction`, the paper's 1/64 otherwise."""
+        cfg = self.train_config
+        return cfg.method_options.n2v_fraction if cfg else DEFAULT_FRACTION
 
     def training_loss(self, batch):
         y = batch["noisy"]

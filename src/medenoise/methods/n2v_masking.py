@@ -2,10 +2,10 @@
 
 Default density: ``DEFAULT_FRACTION = 1/64`` (1.5625 %), i.e. one masked pixel per 8x8 grid
 cell.  That is exactly the density of the N2V paper (64 pixels per 64x64 patch), sits inside
-the 0.2-2 % range of the SPEC, and the integer cell size 8 divides the 32-multiple tiles the
-U-Net needs, so every tile gets the same number of masked pixels.  Lower densities (the
-``n2v`` package uses 0.198 %) give fewer loss terms per step; higher ones let masked pixels
-crowd each other's receptive fields.
+the 0.2-2 % range N2V implementations use, and the integer cell size 8 divides the
+32-multiple tiles the U-Net needs, so every tile gets the same number of masked pixels.
+Lower densities (the ``n2v`` package uses 0.198 %) give fewer loss terms per step; higher
+ones let masked pixels crowd each other's receptive fields.
 """
 
 from __future__ import annotations

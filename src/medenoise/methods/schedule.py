@@ -1,4 +1,4 @@
-"""The SSDN paper's learning-rate schedule (SPEC §6), counted in optimiser steps."""
+"""The SSDN paper's learning-rate schedule: cosine ramp-up, flat, squared-cosine ramp-down."""
 
 from __future__ import annotations
 

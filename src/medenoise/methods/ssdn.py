@@ -28,11 +28,6 @@ class SSDN(DenoisingMethod):
 
     def build(self) -> None:
         cfg = self.model_config
-        if not self.noise.has_likelihood and cfg.covariance != "mu":
-            raise ValueError(
-                f"SSDN has no likelihood for {self.noise.kind} noise; "
-                "use gaussian, poisson or pg (or covariance 'mu')"
-            )
         self.net = BlindSpotUNet(
             cfg.channels, head_channels(cfg.channels, cfg.covariance), cfg.width
         )
@@ -53,16 +48,17 @@ class SSDN(DenoisingMethod):
 
     @property
     def net_frozen(self) -> bool:
-        """Only the noise level trains now (TrainConfig.freeze_net_steps, learned levels)."""
+        """Only the noise level trains now (`freeze_net_steps`, learned levels)."""
         cfg = self.train_config
-        return bool(cfg and self.noise_param.learned and self.global_step < cfg.freeze_net_steps)
+        steps = cfg.method_options.freeze_net_steps if cfg else 0
+        return self.noise_param.learned and self.global_step < steps
 
     def supervises_level(self, true) -> bool:
-        """TrainConfig.level_from_synthesis applies: per-image mode, synthesised noise."""
+        """`level_from_synthesis` applies: per-image mode, synthesised noise."""
         cfg = self.train_config
         return bool(
             cfg
-            and cfg.level_from_synthesis
+            and cfg.method_options.level_from_synthesis
             and true is not None
             and self.noise_param.mode == "per-image"
         )
@@ -82,7 +78,7 @@ class SSDN(DenoisingMethod):
             true = true.to(params)
         var_n = self.noise.variance(prior.mu, true if supervised else params)
         loss = paper_loss(negative_log_likelihood(y, prior, var_n), c)
-        if self.train_config and self.train_config.balance_noise_levels:
+        if self.train_config and self.train_config.method_options.balance_noise_levels:
             loss = loss * level_balance_weight(prior, var_n)
         loss = loss.mean()
         logs = {}

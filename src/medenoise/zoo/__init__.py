@@ -14,27 +14,23 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from medenoise.config import CONFIG_VERSION, ModelConfig
 from medenoise.errors import UserError
 
 REGISTRY = "models.json"
 
 
-class ZooEntry(BaseModel):
-    """One shipped model: what it is, how it was trained, what it measured."""
+class ZooEntry(ModelConfig):
+    """One shipped model: its ModelConfig fields, how it was trained, what it measured."""
 
-    model_config = ConfigDict(extra="forbid")
-
+    # the model file's own fields stay out of the registry rows
+    version: int = Field(CONFIG_VERSION, exclude=True)
+    training: dict[str, Any] = Field(default_factory=dict, exclude=True)
     name: str
     file: str
     sha256: str
-    method: str
-    noise: str
-    noise_param: str
-    covariance: str = "full"
-    channels: int
-    width: int
     training_data: str
     recipe: str
     steps: int
@@ -45,6 +41,12 @@ class ZooEntry(BaseModel):
     # inference default: denoise with the geometric self-ensemble (medenoise.ensemble) unless
     # the caller says otherwise; the `measured` numbers are taken with this default
     ensemble: bool = False
+
+    def row(self) -> dict[str, Any]:
+        """The registry row (models.json), name, file and sha256 first as the file lists them."""
+        fields = self.model_dump()
+        head = ("name", "file", "sha256")
+        return {k: fields[k] for k in head} | {k: v for k, v in fields.items() if k not in head}
 
 
 def _root() -> Path:
@@ -110,16 +112,11 @@ def add_model(run_model: Path, row: dict, root: Path | None = None) -> ZooEntry:
     save_model(module, target, half=True)
     fields = {
         **row,
+        **cfg.model_dump(exclude={"version", "training"}),
         "file": f"weights/{target.name}",
         "sha256": sha256_of(target),
-        "method": cfg.method,
-        "noise": cfg.noise,
-        "noise_param": cfg.noise_param,
-        "covariance": cfg.covariance,
-        "channels": cfg.channels,
-        "width": cfg.width,
     }
     new = ZooEntry.model_validate(fields)
-    rows = [e.model_dump() for e in registry(root) if e.name != new.name] + [new.model_dump()]
+    rows = [e.row() for e in registry(root) if e.name != new.name] + [new.row()]
     (root / REGISTRY).write_text(json.dumps(rows, indent=1, ensure_ascii=False) + "\n")
     return new
