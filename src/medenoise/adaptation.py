@@ -25,8 +25,7 @@ DEFAULT_LR = 1e-4
 
 def load_adaptable(model: str, trust_pickle: bool = False):
     """The model's module, loaded once; refuses baselines and clean- or pair-trained methods."""
-    from medenoise.inference.resolve import model_path
-    from medenoise.methods.baselines import is_baseline_name
+    from medenoise.inference.resolve import is_baseline_name, model_path
     from medenoise.modelfile import load_checkpoint, load_module
 
     if is_baseline_name(model):
@@ -152,28 +151,10 @@ def adapt(
 
 def adapted_denoiser(module, model: str, steps: int, options):
     """The fine-tuned module as a denoiser run with `options`, its source naming `model`."""
-    # `ensemble` None: `model`'s zoo default
-    import inspect
-
-    import torch
-
-    from medenoise import api
+    from medenoise.inference.denoiser import Denoiser
     from medenoise.zoo import default_ensemble
 
-    if options.ensemble is None:
+    if options.ensemble is None:  # `model`'s zoo default
         options = options.with_(ensemble=default_ensemble(model))
     source = f"{Path(model).name} adapted {steps} steps"
-    module = module.to(options.device)
-    if "options" in inspect.signature(api.Denoiser).parameters:
-        return api.Denoiser(module, source, options)
-    # the Denoiser constructor before it took InferenceOptions (kept until that one merges)
-    if options.backend.value == "onnx":
-        from medenoise.onnx_backend import OnnxDenoiser
-
-        return OnnxDenoiser(module, source, tile=options.tile, ensemble=options.ensemble)
-    module = module.to(memory_format=torch.channels_last)
-    denoiser = api.Denoiser(
-        module, source, options.device, tile=options.tile, batch=options.batch,
-        precision=options.precision.value, ensemble=options.ensemble,
-    )  # fmt: skip
-    return denoiser
+    return Denoiser(module.to(options.device), source, options)

@@ -40,12 +40,6 @@ def __getattr__(name: str):
     return getattr(importlib.import_module(_REEXPORTS[name]), name)
 
 
-def takes_known_level(cfg) -> bool:
-    """Config-level form of `module.takes_known_level`, kept only while adaptation.py still
-    imports it (the method classes' property is the one to use)."""
-    return cfg.method == "ssdn" and cfg.noise_param == "known" and cfg.covariance != "mu"
-
-
 def load_model(
     name_or_path: str | Path,
     device: str | torch.device = "cpu",
