@@ -19,10 +19,9 @@ from medenoise.errors import UserError
 if TYPE_CHECKING:
     import torch
 
-    from medenoise.planning import Job
-
     from medenoise.data.io import Image
     from medenoise.noise import NoiseModel
+    from medenoise.planning import Job
 
 noise_app = typer.Typer(
     no_args_is_help=True,

@@ -145,6 +145,4 @@ def format_table(results: list[tuple[str, dict[str, Any]]], eight_bit: bool = Fa
     m = results[0][1]["mean"]
     rows.append(["(noisy input)", f"{m[key + '_noisy']:.2f}", f"{m['ssim_noisy']:.4f}"])
     headers = ["model", "PSNR", "SSIM", "PSNR_var", "SSIM_var", "s/img"]
-    return markdown_table(
-        headers, rows, widths=(24, 7, 7, 9, 9, 7), align="<>>>>>", plain=True
-    )
+    return markdown_table(headers, rows, widths=(24, 7, 7, 9, 9, 7), align="<>>>>>", plain=True)
