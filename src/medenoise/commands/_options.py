@@ -53,10 +53,10 @@ ValueRange = Annotated[
     str | None,
     typer.Option(
         "--range",
-        help="LO,HI in the file's value units mapped to [0, 1], e.g. -1024,3071 for CT in HU "
-        "(default: the format's nominal range, e.g. the int16 range, in which CT fills a "
-        "sliver). Noise levels are relative to it; use the range a model was trained with. "
-        "Outputs keep the input's dtype and units.",
+        help="LO,HI in the file's value units mapped to [0, 1], e.g. -1024,3071 for CT in HU; "
+        "overrides the range used for normalisation (default: the format's nominal range, "
+        "e.g. the int16 range, in which CT fills a sliver). Noise levels are relative to it; "
+        "use the range a model was trained with. Outputs keep the input's dtype and units.",
         rich_help_panel=INPUT,
     ),
 ]
