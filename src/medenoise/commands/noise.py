@@ -72,9 +72,10 @@ def add_noise(image: Image, model: NoiseModel, generator: torch.Generator) -> Im
 def add(
     spec: Annotated[str, typer.Argument(help="Noise spec, e.g. gaussian:25.", show_default=False)],
     inputs: Inputs,
-    out: Out,
+    *,  # keyword-only: --help shows the Input panel before the Output one
     seed: Annotated[int, typer.Option(help="Seed; with the file name it fixes the noise.")] = 0,
     value_range: ValueRange = None,
+    out: Out,
     overwrite: Overwrite = False,
     skip_bad: SkipBad = False,
 ) -> None:
