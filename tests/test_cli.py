@@ -101,3 +101,75 @@ def test_denoise_user_errors(tmp_path, gray_png, model_file):
     PILImage.fromarray(np.zeros((32, 32, 3), np.uint8)).save(rgb)
     one_error_line(run("denoise", rgb, "-o", tmp_path / "o2", "--model", model_file), "channel")
     assert not (tmp_path / "o2" / "rgb.png").exists()
+
+
+def _help(*command) -> str:
+    result = run(*command, "--help")
+    assert result.exit_code == 0, result.output
+    return " ".join(result.output.split())
+
+
+def test_help_lists_the_values_of_enumerated_options_in_panels():
+    text = _help("denoise")
+    for values in ("<32|bf16>", "<torch|onnx>", "<auto|0|1|2>", "<cpu|cuda|cuda:N>"):
+        assert values in text, values
+    for panel in ("Input", "Model", "Output", "Speed and hardware", "Adaptation"):
+        assert f"─ {panel} ─" in text, panel
+    assert "dB" not in text  # measured gains live in BENCHMARKS.md, not in help texts
+    assert "<32|bf16>" in _help("evaluate") and "<cpu|cuda|cuda:N>" in _help("evaluate")
+    assert "<cpu|cuda|cuda:N>" in _help("bench") and "<cpu|cuda|cuda:N>" in _help("study")
+
+
+def test_precision_accepts_lightning_names_and_one_line_errors(tmp_path, gray_png, model_file):
+    base = ("denoise", gray_png, "--model", model_file)
+    assert run(*base, "-o", tmp_path / "a", "--precision", "32-true").exit_code == 0
+    one_error_line(run(*base, "-o", tmp_path / "b", "--precision", "16"), "precision")
+    one_error_line(run(*base, "-o", tmp_path / "c", "--device", "tpu"), "--device", "cuda:N")
+    one_error_line(run(*base, "-o", tmp_path / "d", "--axis", "x"), "--axis")
+    result = run(*base, "-o", tmp_path / "e", "--backend", "tensorrt")
+    assert result.exit_code == 2 and "torch" in result.output and "onnx" in result.output
+    assert not any((tmp_path / d).exists() for d in "bcde")
+
+
+def test_parse_device_speaks_torch_and_lightning():
+    from medenoise.commands._common import parse_device
+    from medenoise.errors import UserError
+
+    assert parse_device("cpu") == ("cpu", 1) and parse_device("cpu").torch == "cpu"
+    assert parse_device("cuda") == ("gpu", 1) and parse_device("cuda").torch == "cuda"
+    accelerator, devices = parse_device("cuda:2")
+    assert (accelerator, devices) == ("gpu", "2,")  # Lightning: GPU number 2, not 2 GPUs
+    assert parse_device("cuda:2").torch == "cuda:2"
+    for bad in ("gpu", "cuda:x", "cuda:-1", ""):
+        with pytest.raises(UserError, match="--device"):
+            parse_device(bad)
+
+
+def test_no_command_module_imports_the_cli():
+    """Commands are built into the app by cli.py, never the other way round (no cycles)."""
+    import ast
+    from pathlib import Path
+
+    import medenoise.commands
+
+    folder = Path(medenoise.commands.__file__).parent
+    for path in sorted(folder.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""] + [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            assert not any(n == "medenoise.cli" for n in names), f"{path.name} imports the CLI"
+
+
+def test_one_table_writer_draws_markdown_and_plain_tables():
+    from medenoise.tables import markdown_table
+
+    rows = [["a", "1.50"], ["bb", "10.00"]]
+    lines = ["| x | y |", "| --- | --- |", "| a | 1.50 |", "| bb | 10.00 |"]
+    assert markdown_table(["x", "y"], rows) == "\n".join(lines)
+    assert markdown_table(["x"], [["a"]], rule="---") == "| x |\n|---|\n| a |"
+    plain = markdown_table(["x", "y"], [*rows, ["c"]], widths=(3, 6), align="<>", plain=True)
+    assert plain.splitlines() == ["x        y", "----------", "a     1.50", "bb   10.00", "c  "]

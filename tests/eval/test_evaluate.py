@@ -180,3 +180,34 @@ def test_saved_names_keep_planes_and_repeats_apart():
     assert got == [Path(p) for p in ("im0.png", "im0_1.png", "v_3.png", "v_3_2.png", "v_4.png",
                                      "F/19/avg2_0.png")]  # fmt: skip
     assert len(set(got)) == len(got)
+
+
+def test_cli_precision_and_device_reach_the_loaded_models(clean_dir, tmp_path, monkeypatch):
+    """`evaluate --precision` means what it means for `denoise`: the network runs under
+    bfloat16 (Lightning's bf16-mixed spelling accepted), baselines are loaded as before."""
+    import medenoise.api
+    from medenoise.inference.options import Precision
+
+    torch.manual_seed(0)
+    path = save_model(
+        build_method(ModelConfig(method="n2c", noise="gaussian:25", width=8)),
+        tmp_path / "n.safetensors",
+    )
+    seen, real = [], medenoise.api.load_model
+    monkeypatch.setattr(
+        medenoise.api, "load_model", lambda m, **kw: seen.append(kw["options"]) or real(m, **kw)
+    )
+    base = ["evaluate", "--model", str(path), "--model", "identity", "--clean", str(clean_dir)]
+    base += ["--noise", "gaussian:25", "--json", "--no-progress"]
+    psnr = {}
+    for precision in ("32", "bf16-mixed"):
+        out = runner.invoke(app, [*base, "--precision", precision, "--device", "cpu"])
+        assert out.exit_code == 0, out.output
+        psnr[precision] = json.loads(out.output)["models"][0]["images"][0]["psnr"]
+    assert [(o.precision, o.device) for o in seen[::2]] == [(Precision.FP32, "cpu"),
+                                                           (Precision.BF16, "cpu")]  # fmt: skip
+    assert psnr["32"] != psnr["bf16-mixed"]  # the network really ran in bfloat16
+    bad = runner.invoke(app, [*base, "--precision", "8"])
+    assert bad.exit_code == 2 and bad.output.count("error:") == 1 and "precision" in bad.output
+    bad = runner.invoke(app, [*base, "--device", "gpu"])
+    assert bad.exit_code == 2 and bad.output.count("error:") == 1 and "--device" in bad.output

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from medenoise.tables import markdown_table
+
 
 def _fmt(value, digits: int = 3) -> str:
+    """A cell: None as an en dash, floats to `digits` significant figures below 1, else to
+    `digits` decimals without trailing zeros."""
     if value is None:
         return "–"
     if isinstance(value, float):
@@ -16,9 +20,9 @@ def _fmt(value, digits: int = 3) -> str:
 
 
 def _table(header: list[str], rows: list[list]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in rows]
-    return lines
+    """Lines of one markdown table, values formatted by `_fmt`."""
+    cells = [[_fmt(v) for v in row] for row in rows]
+    return markdown_table(header, cells, rule="---").splitlines()
 
 
 def markdown(result: dict) -> str:

@@ -11,18 +11,13 @@ from pathlib import Path
 import typer
 
 from medenoise.errors import UserError
+from medenoise.planning import Job
 
 
-def check_out_folder(out: Path) -> None:
-    """-o must name a folder (existing or not), never an existing file."""
-    if out.exists() and not out.is_dir():
-        raise UserError("is a file, not a folder; -o names the output folder", out)
-
-
-def process_files(jobs: list[tuple], work, skip_bad: bool = False) -> None:
-    """Run `work(job)` for every (src, dst, ...) job: a bad file gets its own error line and
-    the others still run. Ends with a summary when some failed and exits 2, or 0 with
-    `skip_bad` (the bad files are then reported as skipped)."""
+def process_files(jobs: list[Job], work, skip_bad: bool = False) -> None:
+    """Run `work(job)` for every planned Job: a bad file gets its own error line and the
+    others still run. Ends with a summary when some failed and exits 2, or 0 with `skip_bad`
+    (the bad files are then reported as skipped)."""
     failed = 0
     for job in jobs:
         try:
@@ -31,7 +26,7 @@ def process_files(jobs: list[tuple], work, skip_bad: bool = False) -> None:
             typer.echo(f"{'skipped' if skip_bad else 'error'}: {exc}", err=True)
             failed += 1
         else:
-            typer.echo(f"{job[0]} -> {job[1]}")
+            typer.echo(f"{job.src} -> {job.dst}")
     if not failed:
         return
     done = len(jobs) - failed
@@ -47,33 +42,12 @@ def process_files(jobs: list[tuple], work, skip_bad: bool = False) -> None:
     raise typer.Exit(2)
 
 
-def output_paths(files: list[Path], inputs: list[Path], out: Path) -> list[tuple[Path, Path]]:
-    """Map each input file to OUTDIR/<its path relative to the folder it was found in>;
-    two inputs that would land on one output are refused before anything is written."""
-    jobs = []
-    roots = [p for p in inputs if p.is_dir()]
-    seen: dict[Path, Path] = {}
-    for f in files:
-        root = next((r for r in roots if f.is_relative_to(r)), None)
-        rel = f.relative_to(root) if root else Path(f.name)
-        target = (out / rel).resolve()
-        if target in seen:
-            raise UserError(f"two inputs ({seen[target]} and {f}) would be written here", out / rel)
-        seen[target] = f
-        jobs.append((f, out / rel))
-    return jobs
-
-
-def denoise_file(
-    denoiser, src: Path, dst: Path, *, noise, overwrite: bool, value_range, axis
-) -> None:
-    """Denoise one file (image, stack or volume) into `dst`; bad input is a UserError."""
+def denoise_file(denoiser, job: Job, *, noise, value_range, axis) -> None:
+    """Denoise one file (image, stack or volume) as `plan_jobs` planned it; bad input is a
+    UserError naming the file."""
     from medenoise.data.io import image_notes, read, write
 
-    if dst.resolve() == src.resolve():
-        raise UserError("output would overwrite the input; choose another -o", src)
-    if dst.exists() and not overwrite:
-        raise UserError("output exists; pass --overwrite to replace it", dst)
+    src, dst = job.src, job.dst
     image = read(src, value_range=value_range, axis=axis)
     for note in image_notes(image):
         typer.echo(f"note: {src}: {note}", err=True)

@@ -8,9 +8,12 @@ from typing import Annotated
 
 import typer
 
+from medenoise.commands._common import fail, user_errors
+from medenoise.commands._options import Json
+
 
 def models(
-    as_json: Annotated[bool, typer.Option("--json", help="Print the registry as JSON.")] = False,
+    as_json: Json = False,
 ) -> None:
     """List the shipped pretrained models: name, method, noise model, channels, training
     data and measured quality. Use a name wherever a model file is accepted."""
@@ -50,14 +53,13 @@ def demo(
     finetune_steps: Annotated[
         int, typer.Option(help="Self-supervised fine-tuning steps on the noisy images.")
     ] = 40,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the numbers as JSON.")] = False,
+    as_json: Json = False,
 ) -> None:
     """Denoise a real MRI slice (matplotlib's s1045) and CT slice (pydicom's CT_small) with
     Gaussian σ=25 noise (seed 0) by the shipped SSDN model and by BM3D, then fine-tune SSDN on
     the noisy images alone; prints PSNR/SSIM/time and writes images and comparison.png."""
     import sys
 
-    from medenoise.commands._common import fail, user_errors
     from medenoise.demo import run_demo
     from medenoise.zoo import entry
 

@@ -8,12 +8,12 @@ machine and wherever the folder lives. Outputs keep the input's format, dtype an
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from medenoise.commands._common import parse_range, user_errors
+from medenoise.commands._options import Inputs, Out, Overwrite, SkipBad, ValueRange
 from medenoise.errors import UserError
 
 if TYPE_CHECKING:
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from medenoise.data.io import Image
     from medenoise.noise import NoiseModel
+    from medenoise.planning import Job
 
 noise_app = typer.Typer(
     no_args_is_help=True,
@@ -67,109 +68,43 @@ def add_noise(image: Image, model: NoiseModel, generator: torch.Generator) -> Im
     return Image(noisy, meta)
 
 
-def plan_outputs(inputs: list[Path], out: Path) -> list[tuple[Path, Path, str]]:
-    """(source, destination, relative name) per image; folders recurse, keeping relative paths.
-
-    Files already inside OUTDIR are skipped when OUTDIR lies within an input folder.
-    """
-    from medenoise.data.io import is_image_file
-
-    jobs: list[tuple[Path, Path, str]] = []
-    out_abs = out.resolve()
-    for src in inputs:
-        if src.is_dir() and src.resolve() == out_abs:
-            raise UserError(
-                "-o is this input folder; choose another -o (inputs are never overwritten)", src
-            )
-        if src.is_dir():
-            found = sorted(
-                p
-                for p in src.rglob("*")
-                if p.is_file() and is_image_file(p) and not p.resolve().is_relative_to(out_abs)
-            )
-            if not found:
-                raise UserError("no supported images in this folder", src)
-            jobs.extend((p, out / p.relative_to(src), p.relative_to(src).as_posix()) for p in found)
-        elif src.is_file():
-            jobs.append((src, out / src.name, src.name))
-        else:
-            raise UserError("no such file or folder", src)
-    return jobs
-
-
-def check_outputs(jobs: list[tuple[Path, Path, str]], overwrite: bool) -> None:
-    """Refuse to overwrite an input, to write two inputs to one file, or existing outputs."""
-    sources = {src.resolve() for src, _, _ in jobs}
-    seen: dict[Path, Path] = {}
-    for src, dst, _ in jobs:
-        target = dst.resolve()
-        if target in sources:
-            raise UserError("output would overwrite an input file; choose another -o", dst)
-        if target in seen:
-            raise UserError(f"two inputs ({seen[target]} and {src}) would be written here", dst)
-        seen[target] = src
-    existing = [dst for _, dst, _ in jobs if dst.exists()]
-    if existing and not overwrite:
-        more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
-        raise UserError(f"output exists{more}; pass --overwrite to replace", existing[0])
-
-
 @noise_app.command("add", help=ADD_HELP)
 def add(
     spec: Annotated[str, typer.Argument(help="Noise spec, e.g. gaussian:25.", show_default=False)],
-    inputs: Annotated[
-        list[Path],
-        typer.Argument(
-            help="Images or folders (searched recursively).",
-            show_default=False,
-            readable=False,  # unreadable files get our one-line error, not a usage box
-        ),
-    ],
-    out: Annotated[Path, typer.Option("-o", "--out", help="Output folder.", show_default=False)],
+    inputs: Inputs,
+    *,  # keyword-only: --help shows the Input panel before the Output one
     seed: Annotated[int, typer.Option(help="Seed; with the file name it fixes the noise.")] = 0,
-    value_range: Annotated[
-        str | None,
-        typer.Option(
-            "--range",
-            help="LO,HI in the file's value units (e.g. HU: -1024,3071) mapped to [0, 1]; "
-            "noise levels are relative to it. Default: the format's nominal range.",
-        ),
-    ] = None,
-    overwrite: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
-    skip_bad: Annotated[
-        bool,
-        typer.Option(
-            help="Exit 0 when some files could not be read (each is still reported); without "
-            "it such a run exits 2 after writing the good files."
-        ),
-    ] = False,
+    value_range: ValueRange = None,
+    out: Out,
+    overwrite: Overwrite = False,
+    skip_bad: SkipBad = False,
 ) -> None:
     """Add synthetic noise to images (help text: ADD_HELP)."""
-    from medenoise.commands.batch import check_out_folder, process_files
+    from medenoise.commands.batch import process_files
     from medenoise.noise import make_noise_model
+    from medenoise.planning import plan_jobs
 
     with user_errors():
         model = make_noise_model(spec)
         if not model.spec.has_level:
             raise UserError(f"noise spec {spec!r} has no level; give e.g. {model.kind}:25")
-        check_out_folder(out)
         vrange = parse_range(value_range)
-        jobs = plan_outputs(inputs, out)
-        check_outputs(jobs, overwrite)
-    process_files(jobs, lambda job: _add_one(model, *job, seed, vrange), skip_bad)
+        jobs = plan_jobs(inputs, out, overwrite)
+    process_files(jobs, lambda job: _add_one(model, job, seed, vrange), skip_bad)
 
 
-def _add_one(model, src: Path, dst: Path, name: str, seed: int, vrange) -> None:
+def _add_one(model, job: Job, seed: int, vrange) -> None:
+    """Write the noisy copy of one planned file; its noise is seeded by (seed, job.name)."""
     import torch
 
     from medenoise.data.io import image_notes, read, write
     from medenoise.data.io.common import set_provenance
 
-    image = read(src, value_range=vrange)
+    image = read(job.src, value_range=vrange)
     for note in image_notes(image):
-        typer.echo(f"note: {src}: {note}", err=True)
-    generator = torch.Generator().manual_seed(file_seed(seed, name))
+        typer.echo(f"note: {job.src}: {note}", err=True)
+    generator = torch.Generator().manual_seed(file_seed(seed, job.name))
     noisy = add_noise(image, model, generator)
     text = f"medenoise noise add {model.spec} --seed {seed}"
-    set_provenance(noisy, text, uid_seed=f"{text} {name}", series_note="with synthetic noise")
-    write(dst, noisy)
+    set_provenance(noisy, text, uid_seed=f"{text} {job.name}", series_note="with synthetic noise")
+    write(job.dst, noisy)

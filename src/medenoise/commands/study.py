@@ -7,6 +7,9 @@ from typing import Annotated
 
 import typer
 
+from medenoise.commands._common import parse_device, user_errors
+from medenoise.commands._options import DeviceOpt
+
 STUDY_HELP = (
     "Run a study: datasets x noise settings x model variants (see configs/studies/). Trains "
     "missing models (resuming interrupted runs), evaluates missing results, then writes "
@@ -28,16 +31,16 @@ def study(
             "data_root, or $MEDENOISE_DATA)."
         ),  # fmt: skip
     ] = None,
-    device: Annotated[str, typer.Option(help="cpu | cuda | cuda:1 ...")] = "cpu",
+    device: DeviceOpt = "cpu",
     render_only: Annotated[
         bool, typer.Option(help="Only re-render what has been computed; train nothing.")
     ] = False,
 ) -> None:
     """Run a study (help text: STUDY_HELP)."""
-    from medenoise.commands._common import user_errors
     from medenoise.eval.study import run_study
 
     with user_errors():
+        device = parse_device(device).torch
         report = run_study(file, out, budget, data_root, device, render_only,
                            log=lambda m: typer.echo(m, err=True))  # fmt: skip
     typer.echo(str(report))

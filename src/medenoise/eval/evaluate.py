@@ -134,15 +134,15 @@ def save_plane(path: Path, array: np.ndarray) -> None:
 
 def format_table(results: list[tuple[str, dict[str, Any]]], eight_bit: bool = False) -> str:
     """Plain-text table: one row per model with mean PSNR/SSIM, the noisy input's and gains."""
+    from medenoise.tables import markdown_table
+
     key = "psnr_8bit" if eight_bit else "psnr"
-    head = f"{'model':<24} {'PSNR':>7} {'SSIM':>7} {'PSNR_var':>9} {'SSIM_var':>9} {'s/img':>7}"
-    lines = [head, "-" * len(head)]
+    rows = []
     for label, res in results:
         m = res["mean"]
-        lines.append(
-            f"{label:<24} {m[key]:7.2f} {m['ssim']:7.4f} {m['psnr_var']:9.4f} "
-            f"{m['ssim_var']:9.4f} {m['seconds']:7.2f}"
-        )
+        rows.append([label, f"{m[key]:.2f}", f"{m['ssim']:.4f}", f"{m['psnr_var']:.4f}",
+                     f"{m['ssim_var']:.4f}", f"{m['seconds']:.2f}"])  # fmt: skip
     m = results[0][1]["mean"]
-    lines.append(f"{'(noisy input)':<24} {m[key + '_noisy']:7.2f} {m['ssim_noisy']:7.4f}")
-    return "\n".join(lines)
+    rows.append(["(noisy input)", f"{m[key + '_noisy']:.2f}", f"{m['ssim_noisy']:.4f}"])
+    headers = ["model", "PSNR", "SSIM", "PSNR_var", "SSIM_var", "s/img"]
+    return markdown_table(headers, rows, widths=(24, 7, 7, 9, 9, 7), align="<>>>>>", plain=True)

@@ -3,7 +3,7 @@
 The HTML report is meant to be mailed, attached to an issue or opened from an archive years
 later, so it carries everything inside itself: figures are embedded as base64 ``data:`` URIs,
 CSS is inline, there is no JavaScript and no external URL. Every report ends with the metrics
-protocol (PSNR / SSIM definitions differ between papers, see SPEC section 7), the exact
+protocol (papers define PSNR / SSIM differently: peak, data range, SSIM window), the exact
 configuration and the software versions, so its numbers can be traced and reproduced.
 """
 
@@ -19,6 +19,8 @@ import platform
 import tempfile
 from numbers import Integral, Real
 from pathlib import Path
+
+from medenoise.tables import markdown_table as markdown_table_text
 
 MISSING = "\u2013"
 """Shown for a missing or NaN cell (an en dash)."""
@@ -90,14 +92,8 @@ def markdown_table(rows: list[dict], columns: list[str], floatfmt: str = ".2f") 
     def clean(text: str) -> str:
         return text.replace("|", "\\|").replace("\r", " ").replace("\n", " ")
 
-    lines = [
-        "| " + " | ".join(clean(str(c)) for c in columns) + " |",
-        "|" + "|".join(" --- " for _ in columns) + "|",
-    ]
-    for row in rows:
-        cells = [clean(_cell(row.get(c), floatfmt)) for c in columns]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    cells = [[clean(_cell(row.get(c), floatfmt)) for c in columns] for row in rows]
+    return markdown_table_text([clean(str(c)) for c in columns], cells) + "\n"
 
 
 def _best_columns(table: dict, rows: list[dict], columns: list[str]) -> dict[str, str]:

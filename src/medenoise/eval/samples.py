@@ -2,7 +2,7 @@
 
 - synthetic: clean images + a noise spec; image i (counting planes of stacks and volumes,
   and repeats) gets its noise from a generator seeded by (seed, i), so a command gives
-  bit-identical numbers every time (DESIGN: Seeds);
+  bit-identical numbers every time, on any machine;
 - paired folders: real noisy captures matched to clean references by relative path;
 - FMD layout: `<config>/raw/<fov>/*.png` + `<config>/gt/<fov>/avg50.png`, noisy images at
   averaging level N built as the mean of N consecutive raw frames taken circularly.
@@ -19,6 +19,7 @@ import torch
 
 from medenoise.data.patches import list_images, load_planes
 from medenoise.errors import UserError
+from medenoise.planning import find_images
 
 FMD_LEVELS = (1, 2, 4, 8, 16)
 
@@ -48,18 +49,9 @@ def _plane_names(path: Path, root: Path | None, count: int) -> list[str]:
     return [rel] if count == 1 else [f"{rel}[{k}]" for k in range(count)]
 
 
-def _files_with_names(sources: Sequence[Path]) -> list[tuple[Path, Path | None]]:
-    """Image files under the sources with the folder they were found in (for names)."""
-    out = []
-    for src in map(Path, sources):
-        root = src if src.is_dir() else None
-        out.extend((f, root) for f in list_images([src]))
-    return out
-
-
 def count_synthetic(sources: Sequence[Path], repeats: int = 1) -> int:
     """Number of files behind `synthetic_samples` (× repeats) — for progress bars."""
-    return len(_files_with_names(sources)) * repeats
+    return len(find_images(sources)) * repeats
 
 
 def draw_level(model, generator: torch.Generator) -> tuple[str, torch.Tensor]:
@@ -90,7 +82,7 @@ def synthetic_samples(
     if repeats < 1:
         raise UserError(f"--repeats must be at least 1, got {repeats}")
     index = 0
-    for path, root in _files_with_names(sources):
+    for path, root in find_images(sources):
         planes = _planes(path, channels)
         names = _plane_names(path, root, len(planes))
         for name, clean in zip(names, planes, strict=True):
@@ -133,9 +125,10 @@ def paired_samples(
     """Real noisy images and their clean references, matched by relative path."""
     from medenoise.data.pairs import paired_files
 
-    roots = [Path(n) for n in noisy]
-    for noisy_file, clean_file in paired_files(noisy, clean):
-        root = next((r for r in roots if r.is_dir() and noisy_file.is_relative_to(r)), None)
+    pairs = paired_files(noisy, clean)
+    roots = dict(find_images(noisy)) if pairs else {}  # the folder each noisy file came from
+    for noisy_file, clean_file in pairs:
+        root = roots.get(noisy_file)
         a, b = _planes(noisy_file, channels), _planes(clean_file, channels)
         if len(a) != len(b) or a[0].shape != b[0].shape:
             raise UserError(

@@ -1,0 +1,197 @@
+"""Options several commands share, as `Annotated` types: one spelling, one help text and one
+help panel per option, so `denoise`, `noise add`, `evaluate` and `bench` speak alike.
+
+Enumerated options show their values in --help. `--backend` is an Enum (click refuses other
+values); `--precision` and `--axis` list their values as the metavar and are checked by the
+command (`Precision.parse`, `parse_axis`), which also accepts Lightning's precision names
+(32-true, bf16-mixed) and reports a bad value as the usual one-line `error:`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from medenoise.inference.options import Backend, Precision
+
+INPUT = "Input"
+MODEL = "Model"
+OUTPUT = "Output"
+SPEED = "Speed and hardware"
+ADAPT = "Adaptation"
+
+AXIS_VALUES = ("auto", "0", "1", "2")
+DEVICE_METAVAR = "<cpu|cuda|cuda:N>"
+
+
+def metavar(values) -> str:
+    """'<a|b|c>': the values of an enumerated option, written as typer writes an Enum's."""
+    return "<" + "|".join(str(getattr(v, "value", v)) for v in values) + ">"
+
+
+Inputs = Annotated[
+    list[Path],
+    typer.Argument(
+        help="Images or folders (searched recursively; names relative to the folder are kept).",
+        show_default=False,
+        readable=False,  # unreadable files get our one-line error, not a usage box
+    ),
+]
+Out = Annotated[
+    Path,
+    typer.Option(
+        "-o",
+        "--out",
+        help="Output folder: same relative file names, same format and dtype as the inputs.",
+        show_default=False,
+        rich_help_panel=OUTPUT,
+    ),
+]
+ValueRange = Annotated[
+    str | None,
+    typer.Option(
+        "--range",
+        help="LO,HI in the file's value units mapped to [0, 1], e.g. -1024,3071 for CT in HU; "
+        "overrides the range used for normalisation (default: the format's nominal range, "
+        "e.g. the int16 range, in which CT fills a sliver). Noise levels are relative to it; "
+        "use the range a model was trained with. Outputs keep the input's dtype and units.",
+        rich_help_panel=INPUT,
+    ),
+]
+Axis = Annotated[
+    str,
+    typer.Option(
+        help="NIfTI volumes: process slice by slice along this spatial axis; auto: the "
+        "acquisition plane (the header's slice_dim if set, else the last axis).",
+        metavar=metavar(AXIS_VALUES),
+        rich_help_panel=INPUT,
+    ),
+]
+Model = Annotated[
+    str | None,
+    typer.Option(
+        help="Model file (.safetensors), zoo name (`medenoise models`) or a training-free "
+        "baseline: bm3d, vst-bm3d, nlm, identity.",
+        rich_help_panel=MODEL,
+    ),
+]
+KnownNoise = Annotated[
+    str | None,
+    typer.Option(
+        "--noise",
+        help="Noise level of the inputs, e.g. gaussian:25, for models trained with a known "
+        "level and for baselines (estimated per image when omitted).",
+        rich_help_panel=MODEL,
+    ),
+]
+TrustPickle = Annotated[
+    bool,
+    typer.Option(
+        help="Allow --model to be a Lightning .ckpt from your own `medenoise train` run "
+        "(RUNDIR/checkpoints/last.ckpt). It is still loaded with torch's weights-only "
+        "unpickler; never pass checkpoints from others.",
+        rich_help_panel=MODEL,
+    ),
+]
+Ensemble = Annotated[
+    bool | None,
+    typer.Option(
+        "--ensemble/--no-ensemble",
+        help="Geometric self-ensemble: also denoise the mirrored image and average (all 8 "
+        "flips/rotations for plain U-Nets); slower, see BENCHMARKS.md. `evaluate` labels "
+        "such rows '+ens'; baselines are unaffected. Default: the zoo model's setting "
+        "(`medenoise models`), off for model files.",
+        show_default=False,
+        rich_help_panel=MODEL,
+    ),
+]
+Overwrite = Annotated[
+    bool, typer.Option(help="Replace existing output files.", rich_help_panel=OUTPUT)
+]
+SkipBad = Annotated[
+    bool,
+    typer.Option(
+        help="Exit 0 when some files could not be processed (each is still reported); "
+        "without it such a run exits 2 after writing the good files.",
+        rich_help_panel=OUTPUT,
+    ),
+]
+Json = Annotated[
+    bool, typer.Option("--json", help="Print the result as JSON.", rich_help_panel=OUTPUT)
+]
+Tile = Annotated[
+    int | None,
+    typer.Option(
+        help="Tile side in pixels for images too large to denoise in one piece (multiple of "
+        "32, above the model's tile overlap: 640 for SSDN, 320 for plain U-Nets). Default: "
+        "the largest that fits in half the free memory. Results do not depend on it; "
+        "smaller tiles use less memory and more time.",
+        rich_help_panel=SPEED,
+    ),
+]
+Batch = Annotated[
+    int | None,
+    typer.Option(
+        help="Planes of a stack or volume (or tiles) per network call. Default: 1 on CPU; on "
+        "a GPU as many planes as fit in half its free memory (up to 64).",
+        min=1,
+        rich_help_panel=SPEED,
+    ),
+]
+PrecisionOpt = Annotated[
+    str,
+    typer.Option(
+        "--precision",
+        help="bf16 runs the network's convolutions under bfloat16 autocast (GPUs); the noise "
+        "model and posterior stay float64. Lightning's 32-true / bf16-mixed are accepted too.",
+        metavar=metavar(Precision),
+        rich_help_panel=SPEED,
+    ),
+]
+BackendOpt = Annotated[
+    Backend,
+    typer.Option(
+        "--backend",
+        help="onnx: run the network in ONNX Runtime (CPU; speed in BENCHMARKS.md); the first "
+        "use of a model exports it to the cache.",
+        rich_help_panel=SPEED,
+    ),
+]
+DeviceOpt = Annotated[
+    str,
+    typer.Option(
+        "--device",
+        help="Where networks run: cpu, cuda (the current GPU) or cuda:N.",
+        metavar=DEVICE_METAVAR,
+        rich_help_panel=SPEED,
+    ),
+]
+Shard = Annotated[
+    str | None,
+    typer.Option(
+        help="I/N: process only files I, I+N, I+2N, ... of the sorted list (0 ≤ I < N), so N "
+        "processes or devices share a folder (e.g. a SLURM array: "
+        "--shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT).",
+        rich_help_panel=SPEED,
+    ),
+]
+AdaptSteps = Annotated[
+    int,
+    typer.Option(
+        help="Fine-tune each SSDN/Noise2Void model STEPS steps on this run's noisy inputs "
+        "first (self-supervised: no clean image), then use the result; fits a pretrained "
+        "model to your modality (measured gains: BENCHMARKS.md, README). 0: off.",
+        metavar="STEPS",
+        min=0,
+        rich_help_panel=ADAPT,
+    ),
+]
+AdaptLr = Annotated[
+    float,
+    typer.Option(
+        help="Learning rate of --adapt: flat, then down to 0 over the second half.",
+        rich_help_panel=ADAPT,
+    ),
+]
