@@ -173,3 +173,18 @@ def test_one_table_writer_draws_markdown_and_plain_tables():
     assert markdown_table(["x"], [["a"]], rule="---") == "| x |\n|---|\n| a |"
     plain = markdown_table(["x", "y"], [*rows, ["c"]], widths=(3, 6), align="<>", plain=True)
     assert plain.splitlines() == ["x        y", "----------", "a     1.50", "bb   10.00", "c  "]
+
+
+def test_denoise_refuses_existing_outputs_file_by_file_and_does_the_rest(tmp_path, cli, model_file):
+    from PIL import Image
+
+    folder, out = tmp_path / "in", tmp_path / "out"
+    folder.mkdir()
+    out.mkdir()
+    for name in ("a.png", "b.png"):
+        Image.fromarray(np.full((32, 32), 100, np.uint8)).save(folder / name)
+    (out / "a.png").write_bytes(b"kept")
+    result = cli("denoise", folder, "-o", out, "--model", model_file)
+    assert result.exit_code == 2
+    assert "output exists" in result.stderr and str(out / "a.png") in result.stderr
+    assert (out / "a.png").read_bytes() == b"kept" and (out / "b.png").is_file()

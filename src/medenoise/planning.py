@@ -65,13 +65,16 @@ def plan_jobs(
     out: Path,
     overwrite: bool = False,
     shard: tuple[int, int] | None = None,
+    check_existing: bool = True,
 ) -> list[Job]:
     """One Job per input image, written to OUT/<name relative to its input folder>.
 
     Refuses an -o that is a file or an input folder, empty folders, an output that would
     replace an input, two inputs landing on one output, and (without `overwrite`) existing
     outputs. `shard` (I, N) keeps jobs I, I+N, ... after the collision checks and before the
-    existing-output check, so N processes can share one output folder.
+    existing-output check, so N processes can share one output folder. With
+    `check_existing=False` existing outputs are left to the caller (denoise refuses them file
+    by file, so a rerun over a grown folder still does the new files).
     """
     check_out_folder(out)
     out_abs = out.resolve()
@@ -88,7 +91,7 @@ def plan_jobs(
     if shard is not None:
         jobs = jobs[shard[0] :: shard[1]]
     existing = [job.dst for job in jobs if job.dst.exists()]
-    if existing and not overwrite:
+    if existing and not overwrite and check_existing:
         more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
         raise UserError(f"output exists{more}; pass --overwrite to replace it", existing[0])
     return jobs

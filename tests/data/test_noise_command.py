@@ -104,7 +104,7 @@ def test_outputs_keep_format_dtype_and_shape(tmp_path, folder, spec):
         if rel.endswith(".txt"):
             continue
         a, b = read(folder / rel), read(tmp_path / "out" / rel)
-        assert b.meta["format"] == a.meta["format"] and b.meta["dtype"] == a.meta["dtype"], rel
+        assert b.meta.format == a.meta.format and b.meta.scaling.dtype == a.meta.scaling.dtype, rel
         assert b.array.shape == a.array.shape, rel
         assert not np.array_equal(b.array, a.array), rel
 

@@ -17,6 +17,7 @@ from medenoise.config import ModelConfig
 from medenoise.errors import UserError
 from medenoise.methods import build_method
 from medenoise.modelfile import save_model
+from medenoise.zoo.shipping import add_model
 
 SHIPPED = zoo.registry()
 
@@ -98,7 +99,7 @@ def test_add_model_ships_fp16_weights_and_a_verified_row(tmp_path):
     from safetensors import safe_open
 
     root, run_model, row = _tiny_root(tmp_path)
-    e = zoo.add_model(run_model, row, root)
+    e = add_model(run_model, row, root)
     assert (e.method, e.noise, e.width) == ("ssdn", "gaussian:25", 8)
     path = zoo.resolve("tiny-ssdn", root)
     with safe_open(str(path), "pt") as f:
@@ -106,14 +107,14 @@ def test_add_model_ships_fp16_weights_and_a_verified_row(tmp_path):
     assert path.stat().st_size < 0.6 * run_model.stat().st_size
     assert zoo.resolve("not-a-model", root) is None
     assert zoo.resolve(str(run_model), root) is None  # real paths win over names
-    zoo.add_model(run_model, {**row, "steps": 2}, root)  # same name replaces the row
+    add_model(run_model, {**row, "steps": 2}, root)  # same name replaces the row
     rows = json.loads((root / "models.json").read_text())
     assert [r["steps"] for r in rows] == [2]
 
 
 def test_damaged_weights_are_refused(tmp_path):
     root, run_model, row = _tiny_root(tmp_path)
-    zoo.add_model(run_model, row, root)
+    add_model(run_model, row, root)
     w = root / "weights" / "tiny-ssdn.safetensors"
     data = bytearray(w.read_bytes())
     data[-5] ^= 0xFF
@@ -127,8 +128,8 @@ def test_damaged_weights_are_refused(tmp_path):
 
 def test_models_command_lists_names_usable_as_model(tmp_path, monkeypatch):
     root, run_model, row = _tiny_root(tmp_path)
-    zoo.add_model(run_model, row, root)
-    monkeypatch.setattr(zoo, "_root", lambda: root)
+    add_model(run_model, row, root)
+    monkeypatch.setattr(zoo, "shipped_root", lambda: root)
     res = CliRunner().invoke(app, ["models"])
     assert res.exit_code == 0 and "tiny-ssdn" in res.output and "BSD68" in res.output
     listed = json.loads(CliRunner().invoke(app, ["models", "--json"]).output)
@@ -149,8 +150,8 @@ def test_fine_tune_starts_from_a_zoo_name(tmp_path, monkeypatch):
     from medenoise.modelfile import load_module
 
     root, run_model, row = _tiny_root(tmp_path)
-    zoo.add_model(run_model, row, root)
-    monkeypatch.setattr(zoo, "_root", lambda: root)
+    add_model(run_model, row, root)
+    monkeypatch.setattr(zoo, "shipped_root", lambda: root)
     data = tmp_path / "noisy"
     data.mkdir()
     rng = np.random.default_rng(0)
@@ -198,9 +199,9 @@ def test_a_zoo_entry_can_default_to_the_self_ensemble_and_callers_override_it(
     from medenoise.api import load_model
 
     root, run_model, row = _tiny_root(tmp_path)
-    zoo.add_model(run_model, {**row, "ensemble": True}, root)
-    zoo.add_model(run_model, {**row, "name": "tiny-plain"}, root)
-    monkeypatch.setattr(zoo, "_root", lambda: root)
+    add_model(run_model, {**row, "ensemble": True}, root)
+    add_model(run_model, {**row, "name": "tiny-plain"}, root)
+    monkeypatch.setattr(zoo, "shipped_root", lambda: root)
     assert load_model("tiny-ssdn").ensemble is True
     assert load_model("tiny-ssdn", ensemble=False).ensemble is False
     assert load_model("tiny-plain").ensemble is False

@@ -42,12 +42,14 @@ def process_files(jobs: list[Job], work, skip_bad: bool = False) -> None:
     raise typer.Exit(2)
 
 
-def denoise_file(denoiser, job: Job, *, noise, value_range, axis) -> None:
+def denoise_file(denoiser, job: Job, *, noise, value_range, axis, overwrite: bool) -> None:
     """Denoise one file (image, stack or volume) as `plan_jobs` planned it; bad input is a
     UserError naming the file."""
     from medenoise.data.io import image_notes, read, write
 
     src, dst = job.src, job.dst
+    if dst.exists() and not overwrite:
+        raise UserError("output exists; pass --overwrite to replace it", dst)
     image = read(src, value_range=value_range, axis=axis)
     for note in image_notes(image):
         typer.echo(f"note: {src}: {note}", err=True)

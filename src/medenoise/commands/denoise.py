@@ -63,9 +63,9 @@ def denoise(
             tile=tile, batch=batch, precision=precision, ensemble=ensemble, backend=backend,
             device=parse_device(device).torch,
         )  # fmt: skip
-        jobs = plan_jobs(inputs, out, overwrite, shard=parse_shard(shard))
+        jobs = plan_jobs(inputs, out, overwrite, shard=parse_shard(shard), check_existing=False)
         denoiser = _denoiser(model, jobs, options, trust_pickle, adapt, adapt_lr, noise, vrange)
-    reading = dict(noise=noise, value_range=vrange, axis=slice_axis)
+    reading = dict(noise=noise, value_range=vrange, axis=slice_axis, overwrite=overwrite)
     process_files(jobs, lambda job: denoise_file(denoiser, job, **reading), skip_bad)
 
 

@@ -64,8 +64,7 @@ def add_noise(image: Image, model: NoiseModel, generator: torch.Generator) -> Im
         x = torch.from_numpy(np.ascontiguousarray(plane.transpose(2, 0, 1), np.float32))[None]
         y = model.add(x, params, generator)
         next(out_planes)[...] = y[0].permute(1, 2, 0).numpy()
-    meta = dict(image.meta) if isinstance(image.meta, dict) else image.meta
-    return Image(noisy, meta)
+    return Image(noisy, image.meta.copy())
 
 
 @noise_app.command("add", help=ADD_HELP)

@@ -49,13 +49,14 @@ class ZooEntry(ModelConfig):
         return {k: fields[k] for k in head} | {k: v for k, v in fields.items() if k not in head}
 
 
-def _root() -> Path:
+def shipped_root() -> Path:
+    """The folder the registry and weights ship in (inside the installed package)."""
     return Path(str(resources.files("medenoise.zoo")))
 
 
 def registry(root: Path | None = None) -> list[ZooEntry]:
     """The shipped models, in registry order."""
-    path = (root or _root()) / REGISTRY
+    path = (root or shipped_root()) / REGISTRY
     rows: list[Any] = json.loads(path.read_text())
     return [ZooEntry.model_validate(r) for r in rows]
 
@@ -74,7 +75,7 @@ def sha256_of(path: Path) -> str:
 
 def weights(e: ZooEntry, root: Path | None = None) -> Path:
     """The entry's weight file, verified against the registry's hash."""
-    path = (root or _root()) / e.file
+    path = (root or shipped_root()) / e.file
     if not path.is_file():
         raise UserError(f"zoo model {e.name!r}: weights missing (broken install?)", path)
     if sha256_of(path) != e.sha256:
@@ -96,27 +97,3 @@ def resolve(name_or_path: str, root: Path | None = None) -> Path | None:
         return None
     e = entry(name_or_path, root)
     return None if e is None else weights(e, root)
-
-
-def add_model(run_model: Path, row: dict, root: Path | None = None) -> ZooEntry:
-    """Ship a trained model: fp16 copy into weights/<name>.safetensors, registry row added
-    (replacing one of the same name). `row` gives the ZooEntry fields but file/sha256 and
-    the architecture, which are taken from the model itself."""
-    from medenoise.modelfile import load_module, save_model
-
-    root = root or _root()
-    module = load_module(run_model, "cpu")
-    cfg = module.model_config
-    target = root / "weights" / f"{row['name']}.safetensors"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    save_model(module, target, half=True)
-    fields = {
-        **row,
-        **cfg.model_dump(exclude={"version", "training"}),
-        "file": f"weights/{target.name}",
-        "sha256": sha256_of(target),
-    }
-    new = ZooEntry.model_validate(fields)
-    rows = [e.row() for e in registry(root) if e.name != new.name] + [new.row()]
-    (root / REGISTRY).write_text(json.dumps(rows, indent=1, ensure_ascii=False) + "\n")
-    return new
