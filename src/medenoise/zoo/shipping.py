@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from medenoise.zoo import REGISTRY, ZooEntry, shipped_root, registry, sha256_of
+from medenoise.zoo import REGISTRY, ZooEntry, registry, sha256_of, shipped_root
 
 
 def add_model(run_model: Path, row: dict, root: Path | None = None) -> ZooEntry:
