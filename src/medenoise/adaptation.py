@@ -47,7 +47,8 @@ def load_adaptable(model: str, trust_pickle: bool = False):
 def adapt_config(module, model: str, steps: int, *, noise, value_range, lr, seed, options):
     """The adaptation run's TrainConfig: 4×64² noisy patches, no warm-up, a half-run ramp-down."""
     # `noise`: the data's level for a model that takes a known one (its training level otherwise)
-    from medenoise.config import TrainConfig, lightning_device, validated
+    from medenoise.config import TrainConfig, validated
+    from medenoise.devices import parse_device
     from medenoise.noise.spec import parse_noise_spec
 
     if steps < 1:
@@ -62,7 +63,7 @@ def adapt_config(module, model: str, steps: int, *, noise, value_range, lr, seed
                 f"model ({base.noise})"
             )
         fields["noise"] = str(spec)
-    accelerator, devices = lightning_device(options.device)
+    accelerator, devices = parse_device(options.device)
     run = dict(
         model=fields, data_kind="noisy", value_range=value_range, init=model,
         steps=steps, batch_size=4, patch=64, lr=lr, rampup=0.0, rampdown=0.5, seed=seed,

@@ -203,18 +203,6 @@ def merged(base: dict, updates: dict) -> dict:
     return out
 
 
-def lightning_device(device: str) -> tuple[str, int | str]:
-    """`--device cpu|cuda|cuda:N` → Lightning's (accelerator, devices)."""
-    if device == "cpu":
-        return "cpu", 1
-    if device.startswith("cuda"):
-        _, _, index = device.partition(":")
-        if index and not index.isdigit():
-            raise UserError(f"--device {device!r}: choose cpu, cuda or cuda:N")
-        return "gpu", f"{int(index)}," if index else 1
-    raise UserError(f"--device {device!r}: choose cpu, cuda or cuda:N")
-
-
 class TrainConfig(_Strict):
     """A training run: model, dataset, method knobs, optimiser and trainer sections."""
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import NamedTuple
 
 import typer
 
+from medenoise.devices import Device, parse_device  # noqa: F401 (commands import them here)
 from medenoise.errors import UserError
 
 
@@ -54,30 +54,3 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
     if not 0 <= i < n:
         raise UserError(f"--shard {text!r}: need 0 ≤ I < N")
     return i, n
-
-
-class Device(NamedTuple):
-    """A `--device` choice as Lightning's (accelerator, devices); `.torch` is the same device
-    as a torch device string, for inference."""
-
-    accelerator: str
-    devices: int | str
-
-    @property
-    def torch(self) -> str:
-        """'cpu', 'cuda' or 'cuda:N'."""
-        if self.accelerator == "cpu":
-            return "cpu"
-        return "cuda" if self.devices == 1 else f"cuda:{str(self.devices).rstrip(',')}"
-
-
-def parse_device(text: str) -> Device:
-    """'cpu' | 'cuda' | 'cuda:N' → Device; the one device vocabulary of every command."""
-    name = str(text).strip().lower()
-    if name == "cpu":
-        return Device("cpu", 1)
-    kind, _, index = name.partition(":")
-    if kind == "cuda" and (not index or index.isdigit()):
-        # Lightning picks GPU N by the list form "N," (a bare int N means N devices)
-        return Device("gpu", f"{int(index)}," if index else 1)
-    raise UserError(f"--device {text!r}: choose cpu, cuda or cuda:N")

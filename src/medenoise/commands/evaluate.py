@@ -184,7 +184,7 @@ def _score_models(names: list[str], sources: Sources, options, save: Path | None
     self-ensemble); labels are made unique, and --save gets a folder per model if several."""
     from medenoise.api import load_model
     from medenoise.eval.evaluate import model_label
-    from medenoise.methods.baselines import is_baseline_name
+    from medenoise.inference.resolve import is_baseline_name
 
     denoisers = [
         load_model(m, options=options.with_(ensemble=None) if is_baseline_name(m) else options)
@@ -203,7 +203,7 @@ def _score_one(name, label, den, sources: Sources, options, save, several, *, as
     """Score one loaded model (first adapted with --adapt, networks only)."""
     from medenoise.eval.evaluate import PROTOCOL_TEXT, save_plane, saved_name
     from medenoise.eval.evaluate import evaluate as run
-    from medenoise.methods.baselines import is_baseline_name
+    from medenoise.inference.resolve import is_baseline_name
 
     stream, total = build_samples(den, *sources)
     source, extra = str(den.source), {}

@@ -130,7 +130,8 @@ train.__signature__ = _signature()  # typer reads the parameters from here
 
 def train_config(values: dict[str, Any]):
     """The recipe (`--config`), then the options given, then `--set`, as one TrainConfig."""
-    from medenoise.config import TrainConfig, lightning_device, merged, validated
+    from medenoise.config import TrainConfig, merged, validated
+    from medenoise.devices import parse_device
 
     config = values["config"]
     base = TrainConfig.from_yaml(config, recipe=True).model_dump() if config else {}
@@ -138,7 +139,7 @@ def train_config(values: dict[str, Any]):
     if values["device"] is not None:
         if values["accelerator"] is not None or values["devices"] is not None:
             raise UserError("give --device or --accelerator/--devices, not both")
-        updates["accelerator"], updates["devices"] = lightning_device(values["device"])
+        updates["accelerator"], updates["devices"] = parse_device(values["device"])
     if values["data"]:
         updates["data"] = [str(d) for d in values["data"]]
     try:

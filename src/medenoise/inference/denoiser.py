@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from medenoise.capabilities import LevelCapabilities
 from medenoise.data.tiling import (
     BLIND_SPOT_OVERLAP,
     PLAIN_OVERLAP,
@@ -37,21 +38,11 @@ from medenoise.noise import make_noise_model
 DEFAULT_OPTIONS = InferenceOptions()
 
 
-class ArrayDenoiser:
+class ArrayDenoiser(LevelCapabilities):
     """Shared face of every denoiser: `denoise(array)` over the subclass's `denoise_planes`."""
 
     config: Any
     source: str
-
-    @property
-    def takes_known_level(self) -> bool:
-        """True when denoising needs the noise level as an input (SSDN with a known level)."""
-        return False
-
-    @property
-    def estimates_level_per_image(self) -> bool:
-        """True when the model estimates the noise level from each image (SSDN per-image)."""
-        return False
 
     def denoise_planes(self, planes: np.ndarray, noise: str | None = None) -> np.ndarray:
         """Denoise float32 planes (S, H, W, C) in [0, 1]; returns the same shape."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import lightning as L
 import torch
 
+from medenoise.capabilities import LevelCapabilities
 from medenoise.config import ModelConfig, TrainConfig
 from medenoise.methods.schedule import lr_factor
 from medenoise.nets import UNet
@@ -18,7 +19,7 @@ from medenoise.noise import make_noise_model
 from medenoise.noise.params import NoiseParameter
 
 
-class DenoisingMethod(L.LightningModule):
+class DenoisingMethod(LevelCapabilities, L.LightningModule):
     """Base class; subclasses register themselves in `medenoise.methods.METHODS`."""
 
     name = ""
@@ -45,17 +46,6 @@ class DenoisingMethod(L.LightningModule):
     def denoise(self, y: torch.Tensor, params: torch.Tensor | None = None) -> torch.Tensor:
         """Clean estimate for noisy y (N,C,H,W) padded as the net needs; float32."""
         raise NotImplementedError
-
-    # --- capabilities (what inference needs to know) ----------------------------------
-    @property
-    def takes_known_level(self) -> bool:
-        """True when denoising needs the noise level as an input (SSDN with a known level)."""
-        return False
-
-    @property
-    def estimates_level_per_image(self) -> bool:
-        """True when the model estimates the noise level from each image (SSDN per-image)."""
-        return False
 
     # --- shared machinery ------------------------------------------------------------
     @property

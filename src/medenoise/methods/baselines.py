@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from medenoise.capabilities import LevelCapabilities
 from medenoise.errors import UserError
-from medenoise.inference.resolve import is_baseline_name  # noqa: F401 (callers import it here)
 from medenoise.methods import classical
 from medenoise.noise import NoiseModel, make_noise_model
 
@@ -23,8 +23,11 @@ Baseline = Callable[[np.ndarray, str | None], np.ndarray]
 
 
 @dataclass(frozen=True)
-class BaselineConfig:
+class BaselineConfig(LevelCapabilities):
     """What a baseline's `Denoiser.config` says: the method name, no weights, any channels."""
+
+    # a baseline takes its level from `noise` or estimates it itself: LevelCapabilities'
+    # defaults (no level input, no estimator net) hold
 
     method: str
     channels: int | None = None  # None: any channel count
@@ -32,18 +35,6 @@ class BaselineConfig:
     noise_param: str = "known"
     covariance: str | None = None
     training: dict[str, Any] = field(default_factory=dict)
-
-    # the capabilities inference asks of a network's module: a baseline takes its level
-    # from `noise` or estimates it itself, never through these paths
-    @property
-    def takes_known_level(self) -> bool:
-        """False: a baseline does not need the noise level as a network input."""
-        return False
-
-    @property
-    def estimates_level_per_image(self) -> bool:
-        """False: no estimator net; the baseline's own estimate is internal to it."""
-        return False
 
 
 def _level(noise: str | None, method: str) -> NoiseModel | None:
