@@ -5,6 +5,8 @@ import os
 import pytest
 import torch
 
+from tiny_models import make_tiny_model
+
 
 def pytest_configure(config):
     """Under pytest-xdist, split the cores between the workers: two workers each running
@@ -35,18 +37,6 @@ def model_file(tiny_model_file):
     return tiny_model_file("ssdn", name="m.safetensors")
 
 
-def make_tiny_model(method: str = "ssdn", *, seed: int = 0, **config):
-    """A tiny seed-`seed` network (width 8, Gaussian σ=25 unless `config` says otherwise)
-    in eval mode: fast enough for any unit test."""
-    from medenoise.config import ModelConfig
-    from medenoise.methods import build_method
-
-    config.setdefault("noise", "gaussian:25")
-    config.setdefault("width", 8)
-    torch.manual_seed(seed)
-    return build_method(ModelConfig(method=method, **config)).eval()
-
-
 @pytest.fixture()
 def tiny_model():
     """Factory `tiny_model(method, **config)` → a tiny module (see `make_tiny_model`)."""
@@ -65,7 +55,7 @@ def tiny_model_file(tmp_path):
     return save
 
 
-@pytest.fixture()
+@pytest.fixture(scope="session")
 def cli():
     """`cli(*args)` runs `medenoise ARGS` in-process (arguments str()-ed); stderr apart."""
     from typer.testing import CliRunner

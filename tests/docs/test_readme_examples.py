@@ -21,6 +21,7 @@ import typer
 from typer.testing import CliRunner
 
 from medenoise.cli import app
+from tiny_models import make_tiny_model
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 HARDWARE = ("cuda", "gpu", "--devices 2", "--devices 4", "--num-nodes")
@@ -58,8 +59,6 @@ def workspace(tmp_path_factory):
     import torch
     from PIL import Image
 
-    from medenoise.config import ModelConfig
-    from medenoise.methods import build_method
     from medenoise.modelfile import save_model
 
     root = tmp_path_factory.mktemp("readme")
@@ -72,7 +71,7 @@ def workspace(tmp_path_factory):
     dicom = Path(pydicom.data.get_testdata_file("CT_small.dcm"))
     (root / "xray.dcm").write_bytes(dicom.read_bytes())
     torch.manual_seed(0)
-    module = build_method(ModelConfig(method="ssdn", noise="gaussian:25", width=8))
+    module = make_tiny_model("ssdn")
     model = save_model(module, root / "run" / "model.safetensors")
     places = {name: str(root / name) for name in (*folders, "noisy.png", "xray.dcm")}
     places |= {p: str(model) for p in ("run/model.safetensors", "MODEL", "M")}

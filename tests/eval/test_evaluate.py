@@ -10,11 +10,10 @@ from typer.testing import CliRunner
 
 from medenoise.api import load_model
 from medenoise.cli import app
-from medenoise.config import ModelConfig
 from medenoise.eval import samples as S
 from medenoise.eval.evaluate import evaluate, score
-from medenoise.methods import build_method
 from medenoise.modelfile import save_model
+from tiny_models import make_tiny_model
 
 runner = CliRunner()
 
@@ -146,7 +145,7 @@ def test_cli_json_follows_the_design_contract(clean_dir, tmp_path):
 
 def test_cli_table_compares_a_trained_model_with_baselines(clean_dir, tmp_path):
     torch.manual_seed(0)
-    module = build_method(ModelConfig(method="n2c", noise="gaussian:25", width=8))
+    module = make_tiny_model("n2c")
     path = save_model(module, tmp_path / "run" / "model.safetensors")
     out = runner.invoke(app, ["evaluate", "--model", str(path), "--model", "identity",
                               "--clean", str(clean_dir), "--noise", "gaussian:25"])  # fmt: skip
@@ -190,7 +189,7 @@ def test_cli_precision_and_device_reach_the_loaded_models(clean_dir, tmp_path, m
 
     torch.manual_seed(0)
     path = save_model(
-        build_method(ModelConfig(method="n2c", noise="gaussian:25", width=8)),
+        make_tiny_model("n2c"),
         tmp_path / "n.safetensors",
     )
     seen, real = [], medenoise.api.load_model

@@ -13,11 +13,12 @@ from medenoise.inference.denoiser import ClassicalDenoiser, Denoiser
 from medenoise.inference.options import InferenceOptions
 from medenoise.inference.runners import TorchRunner, make_runner
 from medenoise.methods import build_method
+from tiny_models import make_tiny_model
 
 
 def tiny(method: str = "ssdn", **kw):
     torch.manual_seed(0)
-    return build_method(ModelConfig(method=method, noise="gaussian:25", width=8, **kw)).eval()
+    return make_tiny_model(method, **kw)
 
 
 class Halver:

@@ -9,15 +9,14 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from medenoise.cli import app
-from medenoise.config import ModelConfig
-from medenoise.methods import build_method
 from medenoise.modelfile import save_model
+from tiny_models import make_tiny_model
 
 
 def test_demo_scores_writes_and_fine_tunes(tmp_path, one_thread):
     torch.manual_seed(0)
     model = save_model(
-        build_method(ModelConfig(method="ssdn", noise="gaussian:25", width=8)),
+        make_tiny_model("ssdn"),
         tmp_path / "tiny.safetensors",
     )
     out = tmp_path / "demo"

@@ -13,11 +13,10 @@ from typer.testing import CliRunner
 
 from medenoise import zoo
 from medenoise.cli import app
-from medenoise.config import ModelConfig
 from medenoise.errors import UserError
-from medenoise.methods import build_method
 from medenoise.modelfile import save_model
 from medenoise.zoo.shipping import add_model
+from tiny_models import make_tiny_model
 
 SHIPPED = zoo.registry()
 
@@ -78,7 +77,7 @@ def _tiny_root(tmp_path):
     root.mkdir()
     (root / "models.json").write_text("[]")
     torch.manual_seed(0)
-    module = build_method(ModelConfig(method="ssdn", noise="gaussian:25", width=8))
+    module = make_tiny_model("ssdn")
     with torch.no_grad():  # unlike a fresh seed-0 net, so a fine-tune start is recognisable
         for p in module.parameters():
             p.add_(0.25)

@@ -11,11 +11,12 @@ from medenoise.errors import UserError
 from medenoise.methods import build_method
 from medenoise.modelfile import save_model
 from medenoise.train import init_weights
+from tiny_models import make_tiny_model
 
 
 def _saved(tmp_path, **kw):
     torch.manual_seed(0)
-    module = build_method(ModelConfig(method="ssdn", width=8, **kw))
+    module = make_tiny_model("ssdn", **kw)
     with torch.no_grad():  # unlike any fresh net, so loaded weights are recognisable
         for p in module.parameters():
             p.add_(0.25)

@@ -13,6 +13,7 @@ from medenoise.errors import UserError
 from medenoise.eval.metrics import psnr
 from medenoise.inference.options import InferenceOptions
 from medenoise.methods.classical import bm3d_denoise
+from tiny_models import make_tiny_model
 
 SIGMA = 25 / 255
 LAM = 30.0
@@ -98,11 +99,8 @@ def test_cli_denoise_with_a_baseline_model(tmp_path, clean, noisy):
 def tiny_module(method: str, **kw):
     import torch
 
-    from medenoise.config import ModelConfig
-    from medenoise.methods import build_method
-
     torch.manual_seed(0)
-    return build_method(ModelConfig(method=method, noise="gaussian:25", width=8, **kw)).eval()
+    return make_tiny_model(method, **kw)
 
 
 def record_denoise_calls(module):

@@ -18,11 +18,10 @@ from typer.testing import CliRunner
 
 from bad_inputs import COMMANDS, Case, png_bytes, tiff_bytes, truncated, write_corpus
 from medenoise.cli import app
-from medenoise.config import ModelConfig
 from medenoise.data.io import read, write
 from medenoise.errors import UserError
-from medenoise.methods import build_method
 from medenoise.modelfile import save_model
+from tiny_models import make_tiny_model
 
 runner = CliRunner()
 TRAIN = ["--method", "n2c", "--noise", "gaussian:25", "--steps", "1", "--batch-size", "1"]
@@ -40,7 +39,7 @@ def corpus(tmp_path_factory):
     torch.manual_seed(0)
     models = {
         name: save_model(
-            build_method(ModelConfig(method="n2c", noise="gaussian:25", width=8, channels=n)),
+            make_tiny_model("n2c", channels=n),
             root / f"{name}.safetensors",
         )
         for name, n in (("mono", 1), ("rgb", 3))

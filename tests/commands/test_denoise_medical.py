@@ -8,20 +8,13 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
-from typer.testing import CliRunner
 
 from medenoise import api
 from medenoise.api import ArrayDenoiser
-from medenoise.cli import app
-from medenoise.config import ModelConfig
-from medenoise.methods import build_method
 from medenoise.modelfile import save_model
+from tiny_models import make_tiny_model
 
 RNG = np.random.default_rng(7)
-
-
-def run(*args):
-    return CliRunner().invoke(app, [str(a) for a in args])
 
 
 class Spy(ArrayDenoiser):
@@ -54,14 +47,14 @@ def one_error(result, needle):
 
 
 @pytest.mark.parametrize("dtype", [np.int16, np.float32])
-def test_range_sets_the_normalisation_of_ct_values(tmp_path, spy, dtype):
+def test_range_sets_the_normalisation_of_ct_values(cli, tmp_path, spy, dtype):
     import tifffile
 
     hu = RNG.integers(-1000, 2000, (20, 30)).astype(dtype)
     tifffile.imwrite(tmp_path / "ct.tif", hu)
-    default = run("denoise", tmp_path / "ct.tif", "-o", tmp_path / "a", "--model", "x")
+    default = cli("denoise", tmp_path / "ct.tif", "-o", tmp_path / "a", "--model", "x")
     assert default.exit_code == 0, default.output
-    ranged = run(
+    ranged = cli(
         "denoise", tmp_path / "ct.tif", "-o", tmp_path / "b", "--model", "x", "--range=-1024,3071"
     )
     assert ranged.exit_code == 0, ranged.output
@@ -76,14 +69,14 @@ def test_range_sets_the_normalisation_of_ct_values(tmp_path, spy, dtype):
     assert "note:" not in ranged.output
 
 
-def test_range_errors_and_help(tmp_path, spy):
+def test_range_errors_and_help(cli, tmp_path, spy):
     import tifffile
 
     tifffile.imwrite(tmp_path / "ct.tif", np.zeros((8, 8), np.int16))
     args = ["denoise", tmp_path / "ct.tif", "-o", tmp_path / "o", "--model", "x"]
-    one_error(run(*args, "--range", "3071"), "LO,HI")
-    one_error(run(*args, "--range=5,1"), "LO must be below HI")
-    help_text = " ".join(run("denoise", "--help").output.split())
+    one_error(cli(*args, "--range", "3071"), "LO,HI")
+    one_error(cli(*args, "--range=5,1"), "LO must be below HI")
+    help_text = " ".join(cli("denoise", "--help").output.split())
     assert "--range" in help_text and "HU" in help_text and "normalisation" in help_text
 
 
@@ -115,12 +108,12 @@ def nifti_volume(tmp_path, slice_dim=None):
     ],
 )
 def test_nifti_axis_choice_round_trips_shape_affine_dtype(
-    tmp_path, spy, axis, slice_dim, planes_shape
+    cli, tmp_path, spy, axis, slice_dim, planes_shape
 ):
     import nibabel as nib
 
     src, raw, affine = nifti_volume(tmp_path, slice_dim)
-    result = run("denoise", src, "-o", tmp_path / "out", "--model", "x", "--axis", axis)
+    result = cli("denoise", src, "-o", tmp_path / "out", "--model", "x", "--axis", axis)
     assert result.exit_code == 0, result.output
     assert spy.planes[0].shape == planes_shape
     out = nib.load(tmp_path / "out" / "vol.nii.gz")
@@ -131,20 +124,20 @@ def test_nifti_axis_choice_round_trips_shape_affine_dtype(
     np.testing.assert_array_equal(out.dataobj.get_unscaled(), raw)
 
 
-def test_nifti_axis_with_a_real_model_and_bad_axis(tmp_path):
+def test_nifti_axis_with_a_real_model_and_bad_axis(cli, tmp_path):
     import nibabel as nib
 
     torch.manual_seed(0)
     model = save_model(
-        build_method(ModelConfig(method="n2c", noise="gaussian:25", width=8)),
+        make_tiny_model("n2c"),
         tmp_path / "m.safetensors",
     )
     src, raw, affine = nifti_volume(tmp_path)
     base = ["denoise", src, "--model", model]
-    one_error(run(*base, "-o", tmp_path / "bad", "--axis", "3"), "--axis")
+    one_error(cli(*base, "-o", tmp_path / "bad", "--axis", "3"), "--axis")
     outs = {}
     for axis in ("0", "2"):
-        result = run(*base, "-o", tmp_path / axis, "--axis", axis)
+        result = cli(*base, "-o", tmp_path / axis, "--axis", axis)
         assert result.exit_code == 0, result.output
         out = nib.load(tmp_path / axis / "vol.nii.gz")
         assert out.shape == raw.shape and out.get_data_dtype() == np.int16
@@ -156,20 +149,20 @@ def test_nifti_axis_with_a_real_model_and_bad_axis(tmp_path):
 # ---------------------------------------------------------------- --tile
 
 
-def test_tile_option_gives_the_untiled_result(tmp_path):
+def test_tile_option_gives_the_untiled_result(cli, tmp_path):
     from PIL import Image as PILImage
 
     torch.manual_seed(0)
     model = save_model(
-        build_method(ModelConfig(method="n2c", noise="gaussian:25", width=8)),
+        make_tiny_model("n2c"),
         tmp_path / "m.safetensors",
     )
     img = RNG.integers(0, 65536, (100, 700), dtype=np.uint16)
     PILImage.fromarray(img).save(tmp_path / "x.png")
     base = ["denoise", tmp_path / "x.png", "--model", model]
-    one_error(run(*base, "-o", tmp_path / "bad", "--tile", "100"), "at least 352")
+    one_error(cli(*base, "-o", tmp_path / "bad", "--tile", "100"), "at least 352")
     for name, extra in (("whole", ()), ("tiled", ("--tile", "384"))):
-        result = run(*base, "-o", tmp_path / name, *extra)
+        result = cli(*base, "-o", tmp_path / name, *extra)
         assert result.exit_code == 0, result.output
     whole = np.asarray(PILImage.open(tmp_path / "whole" / "x.png")).astype(np.int64)
     tiled = np.asarray(PILImage.open(tmp_path / "tiled" / "x.png")).astype(np.int64)

@@ -9,18 +9,17 @@ from typer.testing import CliRunner
 
 from medenoise.api import load_model
 from medenoise.cli import app
-from medenoise.config import ModelConfig
 from medenoise.ensemble import ensemble_views, ensembled
 from medenoise.errors import UserError
 from medenoise.inference.denoiser import Denoiser
 from medenoise.inference.options import InferenceOptions
-from medenoise.methods import build_method
 from medenoise.modelfile import save_model
+from tiny_models import make_tiny_model
 
 
 def tiny(method: str):
     torch.manual_seed(0)
-    return build_method(ModelConfig(method=method, noise="gaussian:25", width=8)).eval()
+    return make_tiny_model(method)
 
 
 @pytest.mark.parametrize("blind", [True, False])

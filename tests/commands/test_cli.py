@@ -3,15 +3,6 @@
 import numpy as np
 import pytest
 from PIL import Image as PILImage
-from typer.testing import CliRunner
-
-from medenoise.cli import app
-
-runner = CliRunner()
-
-
-def run(*args):
-    return runner.invoke(app, [str(a) for a in args])
 
 
 @pytest.fixture()
@@ -23,11 +14,11 @@ def gray_png(tmp_path):
     return path
 
 
-def test_help_explains_the_commands():
-    result = run("--help")
+def test_help_explains_the_commands(cli):
+    result = cli("--help")
     assert result.exit_code == 0
     assert "train" in result.output and "denoise" in result.output
-    result = run("train", "--help")
+    result = cli("train", "--help")
     assert "--noise-param" in result.output and "--resume" in result.output
 
 
@@ -39,12 +30,12 @@ def one_error_line(result, *needles):
         assert needle in lines[0], lines[0]
 
 
-def test_train_user_errors(tmp_path, gray_png):
+def test_train_user_errors(cli, tmp_path, gray_png):
     def train(*extra):
-        return run("train", gray_png.parent, "-o", tmp_path / "r", *extra)
+        return cli("train", gray_png.parent, "-o", tmp_path / "r", *extra)
 
     one_error_line(
-        run("train", tmp_path / "nope", "-o", tmp_path / "r", "--noise", "gaussian:25"),
+        cli("train", tmp_path / "nope", "-o", tmp_path / "r", "--noise", "gaussian:25"),
         "no such file",
     )
     one_error_line(train("--noise", "laplace:3"), "unknown kind")
@@ -59,33 +50,33 @@ def test_train_user_errors(tmp_path, gray_png):
     assert not (tmp_path / "r" / "config.yaml").exists(), "option errors come before writing"
 
 
-def test_denoise_writes_same_format_and_never_over_the_input(tmp_path, gray_png, model_file):
+def test_denoise_writes_same_format_and_never_over_the_input(cli, tmp_path, gray_png, model_file):
     out = tmp_path / "out"
-    result = run("denoise", gray_png, "-o", out, "--model", model_file)
+    result = cli("denoise", gray_png, "-o", out, "--model", model_file)
     assert result.exit_code == 0, result.output
     written = np.asarray(PILImage.open(out / "img.png"))
     assert written.dtype == np.uint8 and written.shape == (40, 50)
     before = gray_png.read_bytes()
     one_error_line(
-        run("denoise", gray_png, "-o", gray_png.parent, "--model", model_file),
+        cli("denoise", gray_png, "-o", gray_png.parent, "--model", model_file),
         "overwrite the input",
     )
     assert gray_png.read_bytes() == before
-    one_error_line(run("denoise", gray_png, "-o", out, "--model", model_file), "exists")
-    assert run("denoise", gray_png, "-o", out, "--model", model_file, "--overwrite").exit_code == 0
+    one_error_line(cli("denoise", gray_png, "-o", out, "--model", model_file), "exists")
+    assert cli("denoise", gray_png, "-o", out, "--model", model_file, "--overwrite").exit_code == 0
 
 
-def test_denoise_user_errors(tmp_path, gray_png, model_file):
-    one_error_line(run("denoise", gray_png, "-o", tmp_path / "o"), "--model")
+def test_denoise_user_errors(cli, tmp_path, gray_png, model_file):
+    one_error_line(cli("denoise", gray_png, "-o", tmp_path / "o"), "--model")
     one_error_line(
-        run("denoise", gray_png, "-o", tmp_path / "o", "--model", tmp_path / "missing.safetensors"),
+        cli("denoise", gray_png, "-o", tmp_path / "o", "--model", tmp_path / "missing.safetensors"),
         "not found",
     )
     ckpt = tmp_path / "x.ckpt"
     ckpt.write_bytes(b"\x80\x04")
-    one_error_line(run("denoise", gray_png, "-o", tmp_path / "o", "--model", ckpt), "pickle")
+    one_error_line(cli("denoise", gray_png, "-o", tmp_path / "o", "--model", ckpt), "pickle")
     one_error_line(
-        run(
+        cli(
             "denoise",
             gray_png,
             "-o",
@@ -99,34 +90,34 @@ def test_denoise_user_errors(tmp_path, gray_png, model_file):
     )
     rgb = tmp_path / "rgb.png"
     PILImage.fromarray(np.zeros((32, 32, 3), np.uint8)).save(rgb)
-    one_error_line(run("denoise", rgb, "-o", tmp_path / "o2", "--model", model_file), "channel")
+    one_error_line(cli("denoise", rgb, "-o", tmp_path / "o2", "--model", model_file), "channel")
     assert not (tmp_path / "o2" / "rgb.png").exists()
 
 
-def _help(*command) -> str:
-    result = run(*command, "--help")
+def _help(cli, *command) -> str:
+    result = cli(*command, "--help")
     assert result.exit_code == 0, result.output
     return " ".join(result.output.split())
 
 
-def test_help_lists_the_values_of_enumerated_options_in_panels():
-    text = _help("denoise")
+def test_help_lists_the_values_of_enumerated_options_in_panels(cli):
+    text = _help(cli, "denoise")
     for values in ("<32|bf16>", "<torch|onnx>", "<auto|0|1|2>", "<cpu|cuda|cuda:N>"):
         assert values in text, values
     for panel in ("Input", "Model", "Output", "Speed and hardware", "Adaptation"):
         assert f"─ {panel} ─" in text, panel
     assert "dB" not in text  # measured gains live in BENCHMARKS.md, not in help texts
-    assert "<32|bf16>" in _help("evaluate") and "<cpu|cuda|cuda:N>" in _help("evaluate")
-    assert "<cpu|cuda|cuda:N>" in _help("bench") and "<cpu|cuda|cuda:N>" in _help("study")
+    assert "<32|bf16>" in _help(cli, "evaluate") and "<cpu|cuda|cuda:N>" in _help(cli, "evaluate")
+    assert "<cpu|cuda|cuda:N>" in _help(cli, "bench") and "<cpu|cuda|cuda:N>" in _help(cli, "study")
 
 
-def test_precision_accepts_lightning_names_and_one_line_errors(tmp_path, gray_png, model_file):
+def test_precision_accepts_lightning_names_and_one_line_errors(cli, tmp_path, gray_png, model_file):
     base = ("denoise", gray_png, "--model", model_file)
-    assert run(*base, "-o", tmp_path / "a", "--precision", "32-true").exit_code == 0
-    one_error_line(run(*base, "-o", tmp_path / "b", "--precision", "16"), "precision")
-    one_error_line(run(*base, "-o", tmp_path / "c", "--device", "tpu"), "--device", "cuda:N")
-    one_error_line(run(*base, "-o", tmp_path / "d", "--axis", "x"), "--axis")
-    result = run(*base, "-o", tmp_path / "e", "--backend", "tensorrt")
+    assert cli(*base, "-o", tmp_path / "a", "--precision", "32-true").exit_code == 0
+    one_error_line(cli(*base, "-o", tmp_path / "b", "--precision", "16"), "precision")
+    one_error_line(cli(*base, "-o", tmp_path / "c", "--device", "tpu"), "--device", "cuda:N")
+    one_error_line(cli(*base, "-o", tmp_path / "d", "--axis", "x"), "--axis")
+    result = cli(*base, "-o", tmp_path / "e", "--backend", "tensorrt")
     assert result.exit_code == 2 and "torch" in result.output and "onnx" in result.output
     assert not any((tmp_path / d).exists() for d in "bcde")
 

@@ -18,6 +18,7 @@ from medenoise.eval.metrics import psnr
 from medenoise.inference.options import InferenceOptions
 from medenoise.methods import build_method
 from medenoise.modelfile import save_model
+from tiny_models import make_tiny_model
 
 runner = CliRunner()
 
@@ -43,9 +44,7 @@ def test_adapt_learns_from_the_noisy_input_and_leaves_it_untouched(tmp_path, noi
     src, clean = noisy_scene
     before = src.read_bytes()
     torch.manual_seed(0)  # an untrained prior: only what --adapt learns can denoise
-    model = save_model(
-        build_method(ModelConfig(method="ssdn", noise="gaussian:25", width=8)), tmp_path / "m.st"
-    )
+    model = save_model(make_tiny_model("ssdn"), tmp_path / "m.st")
     res0, plain = _denoise(tmp_path, src, model, "plain")
     res1, adapted = _denoise(tmp_path, src, model, "adapted", "--adapt", "40", "--adapt-lr", "3e-3")
     assert res0.exit_code == 0 and res1.exit_code == 0, res0.output + res1.output
