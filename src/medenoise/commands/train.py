@@ -18,11 +18,11 @@ PATHS = list[Path]  # options naming files or folders (checked by us, not by cli
 
 # config field (flat name) → (type on the command line, flags (default --field-name), help)
 OPTIONS: dict[str, tuple[Any, tuple[str, ...], str]] = {
-    "method": (str, (), "ssdn | n2n | n2v | n2c."),
+    "method": (str, (), "Training method (SSDN: blind spot + noise model)."),
     "noise": (str, (), "Noise model/level, e.g. gaussian:25, gaussian:5-50, poisson:30, "
               "pg:a=0.01,b=0."),
-    "noise_param": (str, (), "How SSDN gets the noise level: known | global | per-image."),
-    "covariance": (str, (), "SSDN prior: full | diag | mu (μ-only ablation)."),
+    "noise_param": (str, (), "How SSDN gets the noise level."),
+    "covariance": (str, (), "SSDN prior covariance (mu: the μ-only ablation)."),
     "channels": (int, (), "1 (mono) or 3 (RGB)."),
     "width": (int, (), "Base U-Net width (paper: 48)."),
     "data_kind": (str, (), "clean: add fresh synthetic noise every step; noisy: use the "
@@ -30,7 +30,7 @@ OPTIONS: dict[str, tuple[Any, tuple[str, ...], str]] = {
     "pairs": (PATHS, (), "Second noisy copies of DATA for Noise2Noise on real pairs: one "
               "folder (or file) per DATA entry, files matched by relative path. Needs "
               "--data-kind noisy."),
-    "layout": (str, (), "files | fmd. fmd: DATA are FMD folders (<config>/raw/<fov>/*.png); "
+    "layout": (str, (), "fmd: DATA are FMD folders (<config>/raw/<fov>/*.png); "
                "two distinct raw frames of one field of view form an N2N pair (ssdn/n2v "
                "train on single frames). Needs --data-kind noisy."),
     "min_patch_mean": (float, (), "Redraw training patches whose mean is below this (0–1), "
@@ -61,38 +61,65 @@ OPTIONS: dict[str, tuple[Any, tuple[str, ...], str]] = {
     "devices": (str, (), "Devices per node (or --device)."),
     "num_nodes": (int, (), "Nodes."),
     "strategy": (str, (), "auto | ddp | ..."),
-    "precision": (str, (), "32 | bf16 (or Lightning's: 32-true | bf16-mixed | ...)."),
+    "precision": (str, (), "Network arithmetic (Lightning's 32-true, bf16-mixed, ... too)."),
     "num_workers": (int, (), "Data-loader processes."),
     "compile": (bool, ("--compile/--no-compile",), "torch.compile the network."),
 }  # fmt: skip
+
+# enumerated fields: their values, shown in --help (a test keeps them equal to the config's)
+CHOICES = {
+    "method": "ssdn|n2c|n2n|n2v",
+    "noise_param": "known|global|per-image",
+    "covariance": "full|diag|mu",
+    "channels": "1|3",
+    "data_kind": "clean|noisy",
+    "layout": "files|fmd",
+    "precision": "32|bf16",
+}
+# --help panels: the config section each option sets (a test keeps them equal to the config's)
+PANELS = {
+    "Data": ("data_kind", "pairs", "layout", "min_patch_mean", "value_range", "val", "patch",
+             "batch_size", "num_workers"),
+    "Model": ("method", "noise", "noise_param", "covariance", "channels", "width"),
+    "Method options": ("n2v_fraction", "freeze_net_steps", "level_from_synthesis",
+                       "balance_noise_levels"),
+    "Optimiser": ("steps", "lr", "seed"),
+    "Run and hardware": ("checkpoint_every", "val_every", "init", "accelerator", "devices",
+                         "num_nodes", "strategy", "precision", "compile"),
+}  # fmt: skip
+PANEL_OF = {key: panel for panel, keys in PANELS.items() for key in keys}
 
 # the command's own parameters around the table's: name → (annotation, default)
 HEAD = {
     "data": (Annotated[PATHS | None, typer.Argument(
         help="Training images: files or folders (searched recursively). Optional with "
         "--config (the recipe's `data`).", show_default=False, readable=False)], None),
-    "out": (Annotated[Path | None, typer.Option(
-        "-o", "--out", help="Run folder: checkpoints, metrics.csv, model.safetensors.")], None),
 }  # fmt: skip
 TAIL = {
+    "out": (Annotated[Path | None, typer.Option(
+        "-o", "--out", help="Run folder: checkpoints, metrics.csv, model.safetensors.",
+        rich_help_panel="Run and hardware")], None),
     "device": (Annotated[str | None, typer.Option(
-        help="cpu | cuda | cuda:N (sets --accelerator and --devices).")], None),
+        help="Sets --accelerator and --devices.", metavar="<cpu|cuda|cuda:N>",
+        rich_help_panel="Run and hardware")], None),
     "set_": (Annotated[list[str] | None, typer.Option("--set", help="KEY=VALUE for any "
-        "config field (flat, e.g. rampup=0.02, or section.key); repeatable.")], None),
+        "config field (flat, e.g. rampup=0.02, or section.key); repeatable.",
+        rich_help_panel="Recipe")], None),
     "config": (Annotated[Path | None, typer.Option(
-        help="YAML recipe; flags override it.", readable=False)], None),
-    "resume": (Annotated[bool, typer.Option(help="Continue the run in --out.")], False),
-    "progress": (Annotated[bool, typer.Option(help="Show a progress bar.")], True),
+        help="YAML recipe; flags override it.", readable=False, rich_help_panel="Recipe")],
+        None),
+    "resume": (Annotated[bool, typer.Option(help="Continue the run in --out.",
+        rich_help_panel="Run and hardware")], False),
+    "progress": (Annotated[bool, typer.Option(help="Show a progress bar.",
+        rich_help_panel="Run and hardware")], True),
 }  # fmt: skip
 
 
 def _signature() -> inspect.Signature:
     """The command's parameters: HEAD, one option per OPTIONS row, TAIL."""
     rows = {
-        key: (Annotated[kind | None, typer.Option(*flags, help=text, readable=False)], None)
-        if kind is PATHS
-        else (Annotated[kind | None, typer.Option(*flags, help=text)], None)
-        for key, (kind, flags, text) in OPTIONS.items()
+        key: (Annotated[kind | None, _option(key, flags, text, kind)], None)
+        for key, (kind, flags, text) in sorted(OPTIONS.items(), key=_panel_order)
     }
     return inspect.Signature(
         [
@@ -100,6 +127,22 @@ def _signature() -> inspect.Signature:
             for name, (a, d) in {**HEAD, **rows, **TAIL}.items()
         ]
     )
+
+
+def _panel_order(row: tuple[str, Any]) -> int:
+    """Rows sorted by their panel, in PANELS order (typer shows panels as first met)."""
+    return list(PANELS).index(PANEL_OF.get(row[0], "Run and hardware"))
+
+
+def _option(key: str, flags: tuple[str, ...], text: str, kind: Any):
+    """One table row as a typer option: its panel, its values for enumerated fields, and
+    no click-side existence check for paths (unreadable files get our one-line error)."""
+    extra: dict[str, Any] = {"rich_help_panel": PANEL_OF.get(key, "Run and hardware")}
+    if key in CHOICES:
+        extra["metavar"] = f"<{CHOICES[key]}>"
+    if kind is PATHS:
+        extra["readable"] = False
+    return typer.Option(*flags, help=text, **extra)
 
 
 def train(**values: Any) -> None:
