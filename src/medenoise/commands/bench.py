@@ -122,7 +122,7 @@ def export(
     with user_errors():
         from medenoise.inference.resolve import model_path
         from medenoise.modelfile import load_module
-        from medenoise.onnx_backend import export_onnx, onnx_available
+        from medenoise.inference.onnx import export_onnx, onnx_available
 
         if not onnx_available():
             fail("ONNX export needs onnxscript and onnxruntime: pip install 'medenoise[onnx]'")
