@@ -5,15 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from typer.testing import CliRunner
-
-from medenoise.cli import app
 
 
 @pytest.fixture(scope="module")
-def quick_result(tmp_path_factory):
+def quick_result(tmp_path_factory, cli):
     out = tmp_path_factory.mktemp("bench")
-    res = CliRunner().invoke(app, ["bench", "--quick", "--json", "-o", str(out)])
+    res = cli("bench", "--quick", "--json", "-o", out)
     assert res.exit_code == 0, res.output
     files = list(out.glob("*.json"))
     assert len(files) == 1
@@ -73,35 +70,24 @@ def test_markdown_tables_name_the_machine(quick_result):
     assert text.count("| method |") == 3
 
 
-def test_parts_and_width_select_what_runs(tmp_path):
-    res = CliRunner().invoke(
-        app,
-        [
-            "bench",
-            "--quick",
-            "--json",
-            "-o",
-            str(tmp_path),
-            "--parts",
-            "training",
-            "--width",
-            "4",
-            "--no-onnx",
-        ],
-    )
+def test_parts_and_width_select_what_runs(tmp_path, cli):
+    res = cli(
+        "bench", "--quick", "--json", "-o", tmp_path, "--parts", "training", "--width", "4",
+        "--no-onnx",
+    )  # fmt: skip
     assert res.exit_code == 0, res.output
     result = json.loads(res.stdout)
     assert "inference" not in result and "quality" not in result
     assert {r["width"] for r in result["training"]} == {4}
-    bad = CliRunner().invoke(app, ["bench", "--quick", "--parts", "speed", "-o", str(tmp_path)])
+    bad = cli("bench", "--quick", "--parts", "speed", "-o", tmp_path)
     assert bad.exit_code == 2 and "speed" in bad.output
 
 
-def test_stack_rows_time_batched_planes(tmp_path):
+def test_stack_rows_time_batched_planes(tmp_path, cli):
     """`--stack N`: each network gets one more row, N planes of the small size sent as a stack
     (batched where the denoiser batches), scored like the single plane."""
     args = ["bench", "--quick", "--json", "-o", str(tmp_path), "--parts", "inference"]
-    res = CliRunner().invoke(app, [*args, "--no-onnx", "--sizes", "64", "--stack", "3"])
+    res = cli(*args, "--no-onnx", "--sizes", "64", "--stack", "3")
     assert res.exit_code == 0, res.output
     rows = json.loads(res.stdout)["inference"]
     stacked = {r["method"]: r for r in rows if r["stack"] == 3}
@@ -111,5 +97,5 @@ def test_stack_rows_time_batched_planes(tmp_path):
         assert r["size"] == 64 and r["psnr_noisy"] == single[name]["psnr_noisy"]
         mpix, s = 3 * 64 * 64 / 1e6, r["seconds"]  # 3 planes; seconds rounded to 1 ms
         assert mpix / (s + 5e-4) <= r["mpix_s"] <= mpix / max(s - 5e-4, 1e-9)
-    bad = CliRunner().invoke(app, [*args, "--stack", "0"])
+    bad = cli(*args, "--stack", "0")
     assert bad.exit_code == 2 and "--stack" in bad.output

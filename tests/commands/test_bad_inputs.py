@@ -14,16 +14,13 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image as PILImage
-from typer.testing import CliRunner
 
 from bad_inputs import COMMANDS, Case, png_bytes, tiff_bytes, truncated, write_corpus
-from medenoise.cli import app
 from medenoise.data.io import read, write
 from medenoise.errors import UserError
 from medenoise.modelfile import save_model
 from tiny_models import make_tiny_model
 
-runner = CliRunner()
 TRAIN = ["--method", "n2c", "--noise", "gaussian:25", "--steps", "1", "--batch-size", "1"]
 TRAIN += ["--patch", "32", "--width", "8", "--checkpoint-every", "1", "--no-progress"]
 
@@ -81,7 +78,7 @@ def command_line(case: Case, command: str, models: dict, out: Path) -> list[str]
     return [str(a) for a in args]
 
 
-def check(case: Case, command: str, models: dict, out: Path) -> list[str]:
+def check(cli, case: Case, command: str, models: dict, out: Path) -> list[str]:
     """Run one case through one command; the list of what went wrong (empty: all good)."""
     corpus_root = case.path.parents[0] if case.path.is_file() else case.path.parent
     watched = [corpus_root.parent]  # the corpus and the model files
@@ -90,7 +87,7 @@ def check(case: Case, command: str, models: dict, out: Path) -> list[str]:
         out.write_text("an existing file, not a folder")
         watched.append(out.parent)
     before = {k: v for w in watched for k, v in fingerprints(w).items()}
-    result = runner.invoke(app, command_line(case, command, models, out))
+    result = cli(*command_line(case, command, models, out))
     after = {k: v for w in watched for k, v in fingerprints(w).items()}
     problems = []
     changed = [k for k in before if after.get(k) != before[k]]
@@ -135,7 +132,7 @@ def check_output(case: Case, command: str, out: Path) -> list[str]:
 
 
 @pytest.mark.parametrize("command", COMMANDS)
-def test_every_bad_input_is_refused_cleanly_or_processed(corpus, command, tmp_path, capsys):
+def test_every_bad_input_is_refused_cleanly_or_processed(corpus, command, tmp_path, capsys, cli):
     root, cases, models = corpus
     tried = refused = accepted = lost = 0
     failures = {}
@@ -143,7 +140,7 @@ def test_every_bad_input_is_refused_cleanly_or_processed(corpus, command, tmp_pa
         if command not in case.commands or case.chmod is not None:
             continue
         tried += 1
-        problems = check(case, command, models, tmp_path / case.name)
+        problems = check(cli, case, command, models, tmp_path / case.name)
         lost += any(p.startswith("inputs changed") for p in problems)
         if problems:
             failures[case.name] = problems
@@ -161,14 +158,14 @@ def test_every_bad_input_is_refused_cleanly_or_processed(corpus, command, tmp_pa
 
 
 @pytest.mark.parametrize("command", COMMANDS)
-def test_unreadable_file_is_refused(corpus, command, tmp_path):
+def test_unreadable_file_is_refused(corpus, command, tmp_path, cli):
     if os.geteuid() == 0:
         pytest.skip("running as root: chmod 000 does not stop root from reading the file")
     root, cases, models = corpus
     case = next(c for c in cases if c.chmod is not None)
     os.chmod(case.path, case.chmod)
     try:
-        assert check(case, command, models, tmp_path / "out") == []
+        assert check(cli, case, command, models, tmp_path / "out") == []
     finally:
         os.chmod(case.path, 0o644)
 
@@ -192,14 +189,16 @@ def mixed(tmp_path):
 
 @pytest.mark.parametrize("command", ["denoise", "noise"])
 @pytest.mark.parametrize("skip_bad", [False, True])
-def test_good_files_of_a_mixed_folder_are_processed(mixed, tmp_path, corpus, command, skip_bad):
+def test_good_files_of_a_mixed_folder_are_processed(
+    mixed, tmp_path, corpus, command, skip_bad, cli
+):
     out = tmp_path / "out"
     if command == "denoise":
         args = ["denoise", mixed, "-o", out, "--model", corpus[2]["mono"]]
     else:
         args = ["noise", "add", "gaussian:25", mixed, "-o", out]
     before = fingerprints(mixed)
-    result = runner.invoke(app, [str(a) for a in [*args, *(["--skip-bad"] if skip_bad else [])]])
+    result = cli(*args, *(["--skip-bad"] if skip_bad else []))
     assert fingerprints(mixed) == before
     assert result.exit_code == (0 if skip_bad else 2), result.output
     assert sorted(p.name for p in out.iterdir()) == ["a_good.png", "b_good.tif"]
@@ -244,7 +243,7 @@ def test_a_writer_failing_midway_leaves_no_file(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("command", ["denoise", "noise"])
-def test_outputs_are_never_written_over_inputs_or_old_outputs(tmp_path, corpus, command):
+def test_outputs_are_never_written_over_inputs_or_old_outputs(tmp_path, corpus, command, cli):
     folder = tmp_path / "in"
     folder.mkdir()
     (folder / "a.png").write_bytes(png_bytes(np.full((32, 32), 9, np.uint8)))
@@ -255,7 +254,7 @@ def test_outputs_are_never_written_over_inputs_or_old_outputs(tmp_path, corpus, 
     )
 
     def run(*args):
-        return runner.invoke(app, [*base, *[str(a) for a in args]])
+        return cli(*base, *args)
 
     before = fingerprints(folder)
     result = run(folder, "-o", folder, "--overwrite")  # -o is the input folder itself

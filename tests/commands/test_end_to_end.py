@@ -10,16 +10,14 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 from skimage import data
-from typer.testing import CliRunner
 
-from medenoise.cli import app
 from medenoise.eval.metrics import psnr
 
 STEPS = 300
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def trained(tmp_path_factory, cli):
     root = tmp_path_factory.mktemp("e2e")
     cam = data.camera()
     (root / "train").mkdir()
@@ -33,38 +31,12 @@ def trained(tmp_path_factory):
     noisy16 = np.clip(np.rint(noisy * 65535), 0, 65535).astype(np.uint16)
     PILImage.fromarray(noisy16).save(root / "noisy.png")
     run = root / "run"
-    result = CliRunner().invoke(
-        app,
-        [
-            "train",
-            str(root / "train"),
-            "--method",
-            "ssdn",
-            "--noise",
-            "gaussian:25",
-            "--noise-param",
-            "known",
-            "-o",
-            str(run),
-            "--steps",
-            str(STEPS),
-            "--width",
-            "12",
-            "--patch",
-            "64",
-            "--batch-size",
-            "4",
-            "--lr",
-            "2e-3",
-            "--checkpoint-every",
-            "100",
-            "--val",
-            str(root / "val"),
-            "--val-every",
-            "150",
-            "--no-progress",
-        ],
-    )
+    result = cli(
+        "train", root / "train", "--method", "ssdn", "--noise", "gaussian:25",
+        "--noise-param", "known", "-o", run, "--steps", STEPS, "--width", "12",
+        "--patch", "64", "--batch-size", "4", "--lr", "2e-3", "--checkpoint-every", "100",
+        "--val", root / "val", "--val-every", "150", "--no-progress",
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
     return root, run, test, noisy16
 
@@ -81,20 +53,10 @@ def test_training_writes_model_log_and_checkpoint(trained):
     assert val[-1] > 25.0, f"validation PSNR {val}"
 
 
-def test_denoising_a_noisy_png_raises_psnr_clearly(trained):
+def test_denoising_a_noisy_png_raises_psnr_clearly(trained, cli):
     root, run, test, noisy16 = trained
     out = root / "out"
-    result = CliRunner().invoke(
-        app,
-        [
-            "denoise",
-            str(root / "noisy.png"),
-            "-o",
-            str(out),
-            "--model",
-            str(run / "model.safetensors"),
-        ],
-    )
+    result = cli("denoise", root / "noisy.png", "-o", out, "--model", run / "model.safetensors")
     assert result.exit_code == 0, result.output
     den = np.asarray(PILImage.open(out / "noisy.png"))
     assert den.dtype == noisy16.dtype and den.shape == noisy16.shape

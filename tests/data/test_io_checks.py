@@ -8,10 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image as PILImage
-from typer.testing import CliRunner
 
 from image_bytes import dicom_bytes, nifti_bytes, png_bytes, tiff_bytes, truncated
-from medenoise.cli import app
 from medenoise.data.io import read
 from medenoise.errors import UserError
 
@@ -94,12 +92,12 @@ def test_stored_nan_or_inf_are_refused_for_every_axis(tmp_path, value, axis):
         read(pages, axis=axis, value_range=(0.0, 1.0))
 
 
-def test_damaged_nifti_with_axis_is_one_error_line_exit_2(tmp_path):
+def test_damaged_nifti_with_axis_is_one_error_line_exit_2(tmp_path, cli):
     cut = put(tmp_path, "cut.nii.gz", truncated(GOOD["nii.gz"](), 0.5))
     with pytest.raises(UserError, match="damaged or incomplete"):
         read(cut, axis=0)
     args = ["denoise", str(cut), "-o", str(tmp_path / "out"), "--model", "identity"]
-    result = CliRunner().invoke(app, [*args, "--axis", "0"])
+    result = cli(*args, "--axis", "0")
     assert result.exit_code == 2, result.output
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: {cut}: "), lines

@@ -6,16 +6,12 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image as PILImage
-from typer.testing import CliRunner
 
 from medenoise.api import load_model
-from medenoise.cli import app
 from medenoise.eval import samples as S
 from medenoise.eval.evaluate import evaluate, score
 from medenoise.modelfile import save_model
 from tiny_models import make_tiny_model
-
-runner = CliRunner()
 
 
 def _png(path, array):
@@ -129,9 +125,9 @@ def test_fmd_levels_average_consecutive_raw_frames_circularly(tmp_path):
         list(S.fmd_samples([root], 8, 1))
 
 
-def test_cli_json_follows_the_design_contract(clean_dir, tmp_path):
+def test_cli_json_follows_the_design_contract(clean_dir, tmp_path, cli):
     args = ["evaluate", "--model", "identity", "--clean", str(clean_dir), "--noise", "gaussian:25"]
-    out = runner.invoke(app, [*args, "--json", "--save", str(tmp_path / "saved")])
+    out = cli(*args, "--json", "--save", tmp_path / "saved")
     assert out.exit_code == 0, out.output
     obj = json.loads(out.output)
     assert set(obj["mean"]) >= {"psnr", "ssim", "psnr_noisy", "ssim_noisy"}
@@ -139,16 +135,16 @@ def test_cli_json_follows_the_design_contract(clean_dir, tmp_path):
     assert obj["mean"]["psnr"] == pytest.approx(np.mean([im["psnr"] for im in obj["images"]]))
     saved = np.asarray(PILImage.open(tmp_path / "saved" / "im1.png"))
     assert saved.dtype == np.uint16 and saved.shape == (40, 48)
-    again = json.loads(runner.invoke(app, [*args, "--json"]).output)
+    again = json.loads(cli(*args, "--json").output)
     assert again["images"][2]["psnr"] == obj["images"][2]["psnr"]  # bit-identical rerun
 
 
-def test_cli_table_compares_a_trained_model_with_baselines(clean_dir, tmp_path):
+def test_cli_table_compares_a_trained_model_with_baselines(clean_dir, tmp_path, cli):
     torch.manual_seed(0)
     module = make_tiny_model("n2c")
     path = save_model(module, tmp_path / "run" / "model.safetensors")
-    out = runner.invoke(app, ["evaluate", "--model", str(path), "--model", "identity",
-                              "--clean", str(clean_dir), "--noise", "gaussian:25"])  # fmt: skip
+    out = cli("evaluate", "--model", path, "--model", "identity",
+              "--clean", clean_dir, "--noise", "gaussian:25")  # fmt: skip
     assert out.exit_code == 0, out.output
     lines = out.output.splitlines()
     assert lines[2].startswith("run ") and lines[3].startswith("identity ")
@@ -163,8 +159,8 @@ def test_cli_table_compares_a_trained_model_with_baselines(clean_dir, tmp_path):
         (["--noise", "gaussian"], "has no level"),
     ],
 )
-def test_cli_bad_arguments_give_one_line_and_exit_2(clean_dir, extra, message):
-    out = runner.invoke(app, ["evaluate", "--model", "identity", "--clean", str(clean_dir), *extra])
+def test_cli_bad_arguments_give_one_line_and_exit_2(clean_dir, extra, message, cli):
+    out = cli("evaluate", "--model", "identity", "--clean", clean_dir, *extra)
     assert out.exit_code == 2
     assert message in out.output and out.output.count("error:") == 1
 
@@ -181,7 +177,7 @@ def test_saved_names_keep_planes_and_repeats_apart():
     assert len(set(got)) == len(got)
 
 
-def test_cli_precision_and_device_reach_the_loaded_models(clean_dir, tmp_path, monkeypatch):
+def test_cli_precision_and_device_reach_the_loaded_models(clean_dir, tmp_path, monkeypatch, cli):
     """`evaluate --precision` means what it means for `denoise`: the network runs under
     bfloat16 (Lightning's bf16-mixed spelling accepted), baselines are loaded as before."""
     import medenoise.api
@@ -200,13 +196,13 @@ def test_cli_precision_and_device_reach_the_loaded_models(clean_dir, tmp_path, m
     base += ["--noise", "gaussian:25", "--json", "--no-progress"]
     psnr = {}
     for precision in ("32", "bf16-mixed"):
-        out = runner.invoke(app, [*base, "--precision", precision, "--device", "cpu"])
+        out = cli(*base, "--precision", precision, "--device", "cpu")
         assert out.exit_code == 0, out.output
         psnr[precision] = json.loads(out.output)["models"][0]["images"][0]["psnr"]
     assert [(o.precision, o.device) for o in seen[::2]] == [(Precision.FP32, "cpu"),
                                                            (Precision.BF16, "cpu")]  # fmt: skip
     assert psnr["32"] != psnr["bf16-mixed"]  # the network really ran in bfloat16
-    bad = runner.invoke(app, [*base, "--precision", "8"])
+    bad = cli(*base, "--precision", "8")
     assert bad.exit_code == 2 and bad.output.count("error:") == 1 and "precision" in bad.output
-    bad = runner.invoke(app, [*base, "--device", "gpu"])
+    bad = cli(*base, "--device", "gpu")
     assert bad.exit_code == 2 and bad.output.count("error:") == 1 and "--device" in bad.output

@@ -8,14 +8,10 @@ import pytest
 import yaml
 from PIL import Image as PILImage
 from test_report import open_in_chromium  # tests/eval is on sys.path (rootdir-less layout)
-from typer.testing import CliRunner
 
-from medenoise.cli import app
 from medenoise.errors import UserError
 from medenoise.eval.study import run_study
 from medenoise.eval.study_config import load_study
-
-runner = CliRunner()
 
 
 def _png(path, array):
@@ -152,16 +148,16 @@ def test_bad_study_files_give_one_line_errors(tmp_path, change, message):
         load_study(path)
 
 
-def test_cli_study_prints_the_report_path_and_errors_exit_2(tmp_path, data):
+def test_cli_study_prints_the_report_path_and_errors_exit_2(tmp_path, data, cli):
     study = dict(STUDY, variants=[STUDY["variants"][2]],
                  evaluations=[dict(STUDY["evaluations"][1], images=1)], figures={})  # fmt: skip
     path = write_study(tmp_path, study)
-    out = runner.invoke(app, ["study", str(path), "-o", str(tmp_path / "o")])
+    out = cli("study", path, "-o", tmp_path / "o")
     assert out.exit_code == 0, out.output
     assert out.output.strip().endswith("report.html")
     res = json.loads((tmp_path / "o" / "results" / "raw" / "bm3d.json").read_text())
     assert len(res["images"]) == 1
-    bad = runner.invoke(app, ["study", str(tmp_path / "missing.yaml"), "-o", str(tmp_path / "p")])
+    bad = cli("study", tmp_path / "missing.yaml", "-o", tmp_path / "p")
     assert bad.exit_code == 2 and "no such study file" in bad.output
 
 

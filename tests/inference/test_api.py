@@ -5,10 +5,8 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 from skimage import data
-from typer.testing import CliRunner
 
 from medenoise.api import load_model
-from medenoise.cli import app
 from medenoise.errors import UserError
 from medenoise.eval.metrics import psnr
 from medenoise.inference.options import InferenceOptions
@@ -83,11 +81,11 @@ def test_bad_noise_specs_are_user_errors(noisy):
         load_model("vst-bm3d").denoise(noisy, noise="pg:a=0,b=0")
 
 
-def test_cli_denoise_with_a_baseline_model(tmp_path, clean, noisy):
+def test_cli_denoise_with_a_baseline_model(tmp_path, clean, noisy, cli):
     src = tmp_path / "x.png"
     PILImage.fromarray(np.clip(np.rint(noisy * 255), 0, 255).astype(np.uint8)).save(src)
     args = ["denoise", str(src), "-o", str(tmp_path / "out"), "--model", "bm3d"]
-    result = CliRunner().invoke(app, [*args, "--noise", "gaussian:25"])
+    result = cli(*args, "--noise", "gaussian:25")
     assert result.exit_code == 0, result.output
     den = np.asarray(PILImage.open(tmp_path / "out" / "x.png"))
     assert den.dtype == np.uint8 and psnr(den / 255, clean) > psnr(noisy, clean) + 5

@@ -5,10 +5,8 @@ inverse breaks), tiling does not change it, and the CLI labels and scopes it."""
 import numpy as np
 import pytest
 import torch
-from typer.testing import CliRunner
 
 from medenoise.api import load_model
-from medenoise.cli import app
 from medenoise.ensemble import ensemble_views, ensembled
 from medenoise.errors import UserError
 from medenoise.inference.denoiser import Denoiser
@@ -69,7 +67,7 @@ def test_ensemble_on_a_baseline_is_a_user_error():
         load_model("bm3d", ensemble=True)
 
 
-def test_evaluate_labels_ensembled_networks_and_leaves_baselines(tmp_path):
+def test_evaluate_labels_ensembled_networks_and_leaves_baselines(tmp_path, cli):
     from PIL import Image
     from skimage import data
 
@@ -77,6 +75,6 @@ def test_evaluate_labels_ensembled_networks_and_leaves_baselines(tmp_path):
     save_model(tiny("n2c"), tmp_path / "net.safetensors")
     args = ["evaluate", "--model", str(tmp_path / "net.safetensors"), "--model", "identity"]
     args += ["--clean", str(tmp_path / "cam.png"), "--noise", "gaussian:25", "--ensemble"]
-    res = CliRunner().invoke(app, args + ["--no-progress"])
+    res = cli(*args, "--no-progress")
     assert res.exit_code == 0, res.output
     assert "net+ens" in res.output and "identity+ens" not in res.output

@@ -9,16 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from typer.testing import CliRunner
 
 from bad_inputs import dicom_bytes, png_bytes, truncated
 from medenoise.api import load_model
-from medenoise.cli import app
 from medenoise.data.io import read
 from medenoise.data.io.dicom import _redacted
 from medenoise.errors import UserError
 
-runner = CliRunner()
 MARKER = "QXZPRIVACY7731"  # appears nowhere but in the patient tags
 
 
@@ -52,9 +49,9 @@ def no_marker(result, out: Path | None = None) -> None:
     ],
     ids=["denoise", "noise-add"],
 )
-def test_patient_tags_never_reach_the_terminal_or_output_names(patients, tmp_path, args):
+def test_patient_tags_never_reach_the_terminal_or_output_names(patients, tmp_path, args, cli):
     out = tmp_path / "out"
-    result = runner.invoke(app, [*args, str(patients), "-o", str(out)])
+    result = cli(*args, patients, "-o", out)
     assert result.exit_code == 0, result.output
     no_marker(result, out)
     assert sorted(p.name for p in out.iterdir()) == ["IM0001", "ct.dcm"]  # input names
@@ -64,14 +61,14 @@ def test_patient_tags_never_reach_the_terminal_or_output_names(patients, tmp_pat
 
 
 @pytest.mark.parametrize("name", ["cut.dcm", "nopixels.dcm", "mpeg.dcm"])
-def test_failing_dicom_files_give_errors_without_patient_tags(patients, tmp_path, name):
+def test_failing_dicom_files_give_errors_without_patient_tags(patients, tmp_path, name, cli):
     path = str(patients / name)
     for args in (
         ["denoise", path, "-o", str(tmp_path / "o"), "--model", "identity"],
         ["evaluate", "--model", "identity", "--clean", path, "--noise", "gaussian:25"],
         ["train", path, "-o", str(tmp_path / "r"), "--noise", "gaussian:25"],
     ):
-        result = runner.invoke(app, args)
+        result = cli(*args)
         assert result.exit_code == 2, result.output
         assert result.stderr.startswith(f"error: {patients / name}: ")
         no_marker(result, tmp_path)
@@ -122,12 +119,12 @@ def test_a_malicious_pickle_never_runs(evil, kind, trust):
 
 
 @pytest.mark.parametrize("trust", [False, True])
-def test_cli_refuses_a_malicious_checkpoint_in_one_line(evil, tmp_path, trust):
+def test_cli_refuses_a_malicious_checkpoint_in_one_line(evil, tmp_path, trust, cli):
     files, marker = evil
     image = tmp_path / "in.png"
     image.write_bytes(png_bytes(np.zeros((16, 16), np.uint8)))
     args = ["denoise", str(image), "-o", str(tmp_path / "out"), "--model", str(files["torch"])]
-    result = runner.invoke(app, args + (["--trust-pickle"] if trust else []))
+    result = cli(*args, *(["--trust-pickle"] if trust else []))
     assert result.exit_code == 2
     assert result.stderr.startswith(f"error: {files['torch']}: refusing")
     assert len(result.stderr.splitlines()) == 1

@@ -6,12 +6,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 from PIL import Image
-from typer.testing import CliRunner
-
-from medenoise.cli import app
 
 
-def test_compile_trains_through_the_compiled_net_and_saves_eager_keys(tmp_path, monkeypatch):
+def test_compile_trains_through_the_compiled_net_and_saves_eager_keys(tmp_path, monkeypatch, cli):
     from safetensors import safe_open
 
     from medenoise.api import load_model
@@ -37,7 +34,7 @@ def test_compile_trains_through_the_compiled_net_and_saves_eager_keys(tmp_path, 
     monkeypatch.setattr(torch, "compile", spy_compile)
     args = ["train", str(data), "-o", str(tmp_path / "run"), "--method", "ssdn", "--width", "8"]
     args += ["--steps", "2", "--batch-size", "1", "--patch", "32", "--no-progress"]
-    res = CliRunner().invoke(app, [*args, "--compile"])
+    res = cli(*args, "--compile")
     assert res.exit_code == 0, res.output
     assert compiled == ["BlindSpotUNet"]
     assert calls == [(1, 1, 32, 32)] * 2  # every training step used the compiled net
@@ -48,6 +45,6 @@ def test_compile_trains_through_the_compiled_net_and_saves_eager_keys(tmp_path, 
     load_model(path)  # loads as an ordinary model
 
     compiled.clear()
-    res = CliRunner().invoke(app, [*args[:3], str(tmp_path / "run2"), *args[4:]])
+    res = cli(*args[:3], tmp_path / "run2", *args[4:])
     assert res.exit_code == 0, res.output
     assert compiled == []  # off by default

@@ -7,20 +7,14 @@ import pytest
 import tifffile
 import torch
 from skimage import data
-from typer.testing import CliRunner
 
 from medenoise.adaptation import adapt_denoiser
 from medenoise.api import load_model
-from medenoise.cli import app
-from medenoise.config import ModelConfig
 from medenoise.errors import UserError
 from medenoise.eval.metrics import psnr
 from medenoise.inference.options import InferenceOptions
-from medenoise.methods import build_method
 from medenoise.modelfile import save_model
 from tiny_models import make_tiny_model
-
-runner = CliRunner()
 
 
 @pytest.fixture()
@@ -34,19 +28,21 @@ def noisy_scene(tmp_path):
     return path, clean
 
 
-def _denoise(tmp_path, src, model, name, *extra):
+def _denoise(cli, tmp_path, src, model, name, *extra):
     out = tmp_path / name
-    res = runner.invoke(app, ["denoise", str(src), "-o", str(out), "--model", str(model), *extra])
+    res = cli("denoise", src, "-o", out, "--model", model, *extra)
     return res, out / src.name
 
 
-def test_adapt_learns_from_the_noisy_input_and_leaves_it_untouched(tmp_path, noisy_scene):
+def test_adapt_learns_from_the_noisy_input_and_leaves_it_untouched(tmp_path, noisy_scene, cli):
     src, clean = noisy_scene
     before = src.read_bytes()
     torch.manual_seed(0)  # an untrained prior: only what --adapt learns can denoise
     model = save_model(make_tiny_model("ssdn"), tmp_path / "m.st")
-    res0, plain = _denoise(tmp_path, src, model, "plain")
-    res1, adapted = _denoise(tmp_path, src, model, "adapted", "--adapt", "40", "--adapt-lr", "3e-3")
+    res0, plain = _denoise(cli, tmp_path, src, model, "plain")
+    res1, adapted = _denoise(
+        cli, tmp_path, src, model, "adapted", "--adapt", "40", "--adapt-lr", "3e-3"
+    )
     assert res0.exit_code == 0 and res1.exit_code == 0, res0.output + res1.output
     assert "adapting" in res1.output and "40 self-supervised steps" in res1.output
     p0 = psnr(tifffile.imread(plain), clean)
@@ -108,14 +104,12 @@ def test_arrays_and_files_of_the_same_values_adapt_to_the_same_weights(
 
 
 @pytest.mark.parametrize("kind", ["n2c", "bm3d"])
-def test_adapt_refuses_models_that_cannot_learn_from_noise_alone(tmp_path, noisy_scene, kind):
+def test_adapt_refuses_models_that_cannot_learn_from_noise_alone(tmp_path, noisy_scene, kind, cli):
     src, _ = noisy_scene
     model = kind
     if kind == "n2c":
-        torch.manual_seed(0)
-        cfg = ModelConfig(method="n2c", noise="gaussian:25", width=8)
-        model = save_model(build_method(cfg), tmp_path / "n2c.safetensors")
-    res, out = _denoise(tmp_path, src, model, "out", "--adapt", "5")
+        model = save_model(make_tiny_model("n2c"), tmp_path / "n2c.safetensors")
+    res, out = _denoise(cli, tmp_path, src, model, "out", "--adapt", "5")
     assert res.exit_code == 2, res.output
     errors = [ln for ln in res.output.splitlines() if ln.startswith("error:")]
     assert len(errors) == 1
@@ -139,7 +133,7 @@ def test_python_adapt_takes_arrays_and_returns_a_denoiser(tmp_path, noisy_scene,
         medenoise.adapt("bm3d", [noisy], 2)
 
 
-def test_evaluate_adapt_scores_the_adapted_network_and_leaves_baselines(tmp_path, model_file):
+def test_evaluate_adapt_scores_the_adapted_network_and_leaves_baselines(tmp_path, model_file, cli):
     import json
 
     from PIL import Image
@@ -149,8 +143,8 @@ def test_evaluate_adapt_scores_the_adapted_network_and_leaves_baselines(tmp_path
     Image.fromarray(data.camera()[:96, :96]).save(folder / "cam.png")
     args = ["evaluate", "--model", str(model_file), "--model", "identity", "--clean", str(folder)]
     args += ["--noise", "gaussian:25", "--json", "--no-progress"]
-    plain = json.loads(runner.invoke(app, args).output)["models"]
-    res = runner.invoke(app, [*args, "--adapt", "3"])
+    plain = json.loads(cli(*args).output)["models"]
+    res = cli(*args, "--adapt", "3")
     assert res.exit_code == 0, res.output
     net, ident = json.loads(res.output)["models"]
     assert net["model"].endswith("+adapt3") and net["adapt_steps"] == 3

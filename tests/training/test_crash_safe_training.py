@@ -20,11 +20,9 @@ import torch
 from PIL import Image as PILImage
 from safetensors.torch import load_file
 from skimage import data
-from typer.testing import CliRunner
 
 from medenoise.api import load_model
 from medenoise.checkpointing import AtomicCheckpointIO
-from medenoise.cli import app
 from medenoise.config import ModelConfig, TrainConfig
 from medenoise.errors import UserError
 from medenoise.train import run_training
@@ -200,7 +198,9 @@ def test_a_torn_checkpoint_is_refused_on_resume(tmp_path, images, reference):
         run_training(config(images), out, resume=True, progress=False)
 
 
-def test_own_checkpoint_loads_with_trust_pickle_and_matches_the_model_file(reference, tmp_path):
+def test_own_checkpoint_loads_with_trust_pickle_and_matches_the_model_file(
+    reference, tmp_path, cli
+):
     out, _ = reference
     ckpt = out / "checkpoints" / "last.ckpt"
     with pytest.raises(UserError, match="--trust-pickle"):
@@ -212,7 +212,7 @@ def test_own_checkpoint_loads_with_trust_pickle_and_matches_the_model_file(refer
     image.parent.mkdir()
     PILImage.fromarray((x * 255).astype(np.uint8)).save(image)
     args = ["denoise", str(image), "-o", str(tmp_path / "out"), "--model", str(ckpt)]
-    result = CliRunner().invoke(app, [*args, "--trust-pickle"])
+    result = cli(*args, "--trust-pickle")
     assert result.exit_code == 0 and (tmp_path / "out" / "x.png").is_file(), result.output
     # checkpoints of older runs carry no config: it comes from the run's config.yaml
     state = torch.load(ckpt, map_location="cpu", weights_only=True)

@@ -6,14 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import yaml
-from typer.testing import CliRunner
 
-from medenoise.cli import app
 from medenoise.commands.train import OPTIONS
 from medenoise.config import FLAT, ModelConfig, TrainConfig, validated
 from medenoise.errors import UserError
-
-runner = CliRunner()
 
 
 def test_flat_and_sectioned_yaml_load_the_same_config(tmp_path):
@@ -60,7 +56,7 @@ def test_one_validator_refuses_what_cannot_train_in_one_user_error_line(fields, 
 
 
 @pytest.fixture()
-def captured(monkeypatch, tmp_path):
+def captured(monkeypatch, tmp_path, cli):
     """Run `train` with its options; the TrainConfig it would train is returned instead."""
     seen = []
 
@@ -71,7 +67,7 @@ def captured(monkeypatch, tmp_path):
     monkeypatch.setattr("medenoise.train.run_training", fake_run)
 
     def train(*args):
-        res = runner.invoke(app, ["train", str(tmp_path), "-o", str(tmp_path / "r"), *args])
+        res = cli("train", tmp_path, "-o", tmp_path / "r", *args)
         return res, (seen[-1] if seen and res.exit_code == 0 else None)
 
     return train

@@ -6,23 +6,19 @@ import json
 
 import torch
 from PIL import Image
-from typer.testing import CliRunner
 
-from medenoise.cli import app
 from medenoise.modelfile import save_model
 from tiny_models import make_tiny_model
 
 
-def test_demo_scores_writes_and_fine_tunes(tmp_path, one_thread):
+def test_demo_scores_writes_and_fine_tunes(tmp_path, one_thread, cli):
     torch.manual_seed(0)
     model = save_model(
         make_tiny_model("ssdn"),
         tmp_path / "tiny.safetensors",
     )
     out = tmp_path / "demo"
-    res = CliRunner().invoke(
-        app, ["demo", "--model", str(model), "-o", str(out), "--json", "--finetune-steps", "2"]
-    )
+    res = cli("demo", "--model", model, "-o", out, "--json", "--finetune-steps", "2")
     assert res.exit_code == 0, res.output
     result = json.loads(res.stdout)
     rows = {(r["image"], r["method"]): r for r in result["rows"]}
@@ -38,7 +34,7 @@ def test_demo_scores_writes_and_fine_tunes(tmp_path, one_thread):
     assert len(list(out.glob("*.png"))) == 11  # 2 × (clean + 4 results) + the figure
 
 
-def test_demo_without_a_model_is_one_line_exit_2(tmp_path):
-    res = CliRunner().invoke(app, ["demo", "--model", "no-such-model", "-o", str(tmp_path)])
+def test_demo_without_a_model_is_one_line_exit_2(tmp_path, cli):
+    res = cli("demo", "--model", "no-such-model", "-o", tmp_path)
     assert res.exit_code == 2
     assert "no-such-model" in res.output and len(res.output.strip().splitlines()) == 1

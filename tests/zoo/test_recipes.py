@@ -8,9 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from typer.testing import CliRunner
 
-from medenoise.cli import app
 from medenoise.config import TrainConfig
 
 RECIPES = sorted((Path(__file__).parents[2] / "configs" / "zoo").glob("*.yaml"))
@@ -30,7 +28,7 @@ def test_recipe_is_valid_and_its_data_resolve_beside_it(recipe):
             assert Path(d).is_dir(), d
 
 
-def test_train_with_a_recipe_and_no_data_argument(tmp_path):
+def test_train_with_a_recipe_and_no_data_argument(tmp_path, cli):
     data = tmp_path / "recipes" / "imgs"
     data.mkdir(parents=True)
     rng = np.random.default_rng(0)
@@ -40,15 +38,12 @@ def test_train_with_a_recipe_and_no_data_argument(tmp_path):
         "data: [imgs]\nmodel: {method: n2c, noise: 'gaussian:25', width: 8}\n"
         "steps: 2\nbatch_size: 1\npatch: 32\n"
     )
-    runner = CliRunner()
-    res = runner.invoke(
-        app, ["train", "--config", str(recipe), "-o", str(tmp_path / "run"), "--no-progress"]
-    )
+    res = cli("train", "--config", recipe, "-o", tmp_path / "run", "--no-progress")
     assert res.exit_code == 0, res.output
     assert (tmp_path / "run" / "model.safetensors").is_file()
     saved = TrainConfig.from_yaml(tmp_path / "run" / "config.yaml")
     assert saved.dataset.data == [str(data.resolve())]
-    res = runner.invoke(app, ["train", "-o", str(tmp_path / "run2")])
+    res = cli("train", "-o", tmp_path / "run2")
     assert res.exit_code == 2 and "no training data" in res.output
 
 

@@ -9,10 +9,8 @@ import shutil
 import numpy as np
 import pytest
 import torch
-from typer.testing import CliRunner
 
 from medenoise import zoo
-from medenoise.cli import app
 from medenoise.errors import UserError
 from medenoise.modelfile import save_model
 from medenoise.zoo.shipping import add_model
@@ -125,25 +123,23 @@ def test_damaged_weights_are_refused(tmp_path):
         zoo.resolve("tiny-ssdn", root)
 
 
-def test_models_command_lists_names_usable_as_model(tmp_path, monkeypatch):
+def test_models_command_lists_names_usable_as_model(tmp_path, monkeypatch, cli):
     root, run_model, row = _tiny_root(tmp_path)
     add_model(run_model, row, root)
     monkeypatch.setattr(zoo, "shipped_root", lambda: root)
-    res = CliRunner().invoke(app, ["models"])
+    res = cli("models")
     assert res.exit_code == 0 and "tiny-ssdn" in res.output and "BSD68" in res.output
-    listed = json.loads(CliRunner().invoke(app, ["models", "--json"]).output)
+    listed = json.loads(cli("models", "--json").output)
     assert listed[0]["name"] == "tiny-ssdn"
     from medenoise.api import load_model
 
     assert load_model("tiny-ssdn").config.width == 8  # the name works as --model
     shutil.rmtree(root / "weights")
-    res = CliRunner().invoke(
-        app, ["denoise", str(run_model), "-o", str(tmp_path / "o"), "--model", "tiny-ssdn"]
-    )
+    res = cli("denoise", run_model, "-o", tmp_path / "o", "--model", "tiny-ssdn")
     assert res.exit_code == 2 and "missing" in res.output
 
 
-def test_fine_tune_starts_from_a_zoo_name(tmp_path, monkeypatch):
+def test_fine_tune_starts_from_a_zoo_name(tmp_path, monkeypatch, cli):
     from PIL import Image
 
     from medenoise.modelfile import load_module
@@ -156,34 +152,11 @@ def test_fine_tune_starts_from_a_zoo_name(tmp_path, monkeypatch):
     rng = np.random.default_rng(0)
     Image.fromarray((rng.random((64, 64)) * 255).astype(np.uint8)).save(data / "a.png")
     out = tmp_path / "ft"
-    res = CliRunner().invoke(
-        app,
-        [
-            "train",
-            str(data),
-            "-o",
-            str(out),
-            "--init",
-            "tiny-ssdn",
-            "--method",
-            "ssdn",
-            "--noise",
-            "gaussian:25",
-            "--width",
-            "8",
-            "--data-kind",
-            "noisy",
-            "--steps",
-            "1",
-            "--batch-size",
-            "1",
-            "--patch",
-            "32",
-            "--lr",
-            "1e-12",
-            "--no-progress",
-        ],
-    )
+    res = cli(
+        "train", data, "-o", out, "--init", "tiny-ssdn", "--method", "ssdn",
+        "--noise", "gaussian:25", "--width", "8", "--data-kind", "noisy", "--steps", "1",
+        "--batch-size", "1", "--patch", "32", "--lr", "1e-12", "--no-progress",
+    )  # fmt: skip
     assert res.exit_code == 0, res.output
     start = load_module(zoo.resolve("tiny-ssdn", root)).state_dict()
     tuned = load_module(out / "model.safetensors").state_dict()
