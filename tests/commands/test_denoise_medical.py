@@ -7,7 +7,6 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-import torch
 
 from medenoise import api
 from medenoise.api import ArrayDenoiser
@@ -127,7 +126,6 @@ def test_nifti_axis_choice_round_trips_shape_affine_dtype(
 def test_nifti_axis_with_a_real_model_and_bad_axis(cli, tmp_path):
     import nibabel as nib
 
-    torch.manual_seed(0)
     model = save_model(
         make_tiny_model("n2c"),
         tmp_path / "m.safetensors",
@@ -152,7 +150,6 @@ def test_nifti_axis_with_a_real_model_and_bad_axis(cli, tmp_path):
 def test_tile_option_gives_the_untiled_result(cli, tmp_path):
     from PIL import Image as PILImage
 
-    torch.manual_seed(0)
     model = save_model(
         make_tiny_model("n2c"),
         tmp_path / "m.safetensors",

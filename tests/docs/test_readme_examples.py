@@ -56,7 +56,6 @@ def as_arguments(command: str, places: dict[str, str]) -> list[str]:
 def workspace(tmp_path_factory):
     """README's placeholder paths as tiny real files: images, a DICOM, a model file."""
     import pydicom.data
-    import torch
     from PIL import Image
 
     from medenoise.modelfile import save_model
@@ -70,7 +69,6 @@ def workspace(tmp_path_factory):
     Image.fromarray(rng.integers(0, 255, (40, 40), np.uint8)).save(root / "noisy.png")
     dicom = Path(pydicom.data.get_testdata_file("CT_small.dcm"))
     (root / "xray.dcm").write_bytes(dicom.read_bytes())
-    torch.manual_seed(0)
     module = make_tiny_model("ssdn")
     model = save_model(module, root / "run" / "model.safetensors")
     places = {name: str(root / name) for name in (*folders, "noisy.png", "xray.dcm")}

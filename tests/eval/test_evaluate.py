@@ -4,7 +4,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image as PILImage
 
 from medenoise.api import load_model
@@ -140,7 +139,6 @@ def test_cli_json_follows_the_design_contract(clean_dir, tmp_path, cli):
 
 
 def test_cli_table_compares_a_trained_model_with_baselines(clean_dir, tmp_path, cli):
-    torch.manual_seed(0)
     module = make_tiny_model("n2c")
     path = save_model(module, tmp_path / "run" / "model.safetensors")
     out = cli("evaluate", "--model", path, "--model", "identity",
@@ -183,7 +181,6 @@ def test_cli_precision_and_device_reach_the_loaded_models(clean_dir, tmp_path, m
     import medenoise.api
     from medenoise.inference.options import Precision
 
-    torch.manual_seed(0)
     path = save_model(
         make_tiny_model("n2c"),
         tmp_path / "n.safetensors",

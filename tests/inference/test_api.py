@@ -95,9 +95,7 @@ def test_cli_denoise_with_a_baseline_model(tmp_path, clean, noisy, cli):
 
 
 def tiny_module(method: str, **kw):
-    import torch
 
-    torch.manual_seed(0)
     return make_tiny_model(method, **kw)
 
 

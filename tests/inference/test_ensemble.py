@@ -16,7 +16,6 @@ from tiny_models import make_tiny_model
 
 
 def tiny(method: str):
-    torch.manual_seed(0)
     return make_tiny_model(method)
 
 

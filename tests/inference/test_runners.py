@@ -17,7 +17,6 @@ from tiny_models import make_tiny_model
 
 
 def tiny(method: str = "ssdn", **kw):
-    torch.manual_seed(0)
     return make_tiny_model(method, **kw)
 
 

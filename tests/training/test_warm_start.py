@@ -15,7 +15,6 @@ from tiny_models import make_tiny_model
 
 
 def _saved(tmp_path, **kw):
-    torch.manual_seed(0)
     module = make_tiny_model("ssdn", **kw)
     with torch.no_grad():  # unlike any fresh net, so loaded weights are recognisable
         for p in module.parameters():

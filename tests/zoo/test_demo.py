@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import torch
 from PIL import Image
 
 from medenoise.modelfile import save_model
@@ -12,7 +11,6 @@ from tiny_models import make_tiny_model
 
 
 def test_demo_scores_writes_and_fine_tunes(tmp_path, one_thread, cli):
-    torch.manual_seed(0)
     model = save_model(
         make_tiny_model("ssdn"),
         tmp_path / "tiny.safetensors",

@@ -74,7 +74,6 @@ def _tiny_root(tmp_path):
     root = tmp_path / "zoo"
     root.mkdir()
     (root / "models.json").write_text("[]")
-    torch.manual_seed(0)
     module = make_tiny_model("ssdn")
     with torch.no_grad():  # unlike a fresh seed-0 net, so a fine-tune start is recognisable
         for p in module.parameters():
