@@ -20,6 +20,13 @@ def pytest_configure(config):
         os.environ.setdefault("OMP_NUM_THREADS", str(per_worker))
 
 
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory, monkeypatch):
+    """ONNX exports and other cached files go to a test folder, never the user's cache."""
+    if "MEDENOISE_CACHE" not in os.environ:
+        monkeypatch.setenv("MEDENOISE_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
 @pytest.fixture(scope="module")
 def one_thread():
     """One CPU thread for a test module: tiny nets run faster on one thread than on two

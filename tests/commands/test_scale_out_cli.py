@@ -59,8 +59,9 @@ def test_onnx_backend_denoises_like_torch(
     assert len(list((tmp_path / "cache" / "onnx").glob("*.onnx"))) == 1
 
 
-def test_export_writes_onnx_once(cli, tmp_path, model_file, one_thread):
+def test_export_writes_onnx_once(cli, tmp_path, model_file, one_thread, monkeypatch):
     onnx = pytest.importorskip("onnx")
+    monkeypatch.setenv("MEDENOISE_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "m.onnx"
     res = cli("export", model_file, "-o", out)
     assert res.exit_code == 0, res.output
@@ -68,6 +69,10 @@ def test_export_writes_onnx_once(cli, tmp_path, model_file, one_thread):
     assert [i.name for i in graph.input] == ["noisy", "params"]
     again = cli("export", model_file, "-o", out)
     assert again.exit_code == 2 and "exists" in again.output
+    from medenoise.inference.onnx import cache_dir
+
+    cached = list((cache_dir() / "onnx").glob("*.onnx"))  # --backend onnx will read this one
+    assert len(cached) == 1 and cached[0].read_bytes() == out.read_bytes()
     bad = cli("export", model_file, "-o", tmp_path / "m.txt")
     assert bad.exit_code == 2 and ".onnx" in bad.output
 

@@ -135,7 +135,7 @@ def test_the_readme_has_examples_of_every_command():
 def test_readme_example_runs(command, workspace, seams, tmp_path, monkeypatch):
     root, places = workspace
     monkeypatch.chdir(root)
-    monkeypatch.setenv("MEDENOISE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("MEDENOISE_CACHE", str(root / "cache"))  # export feeds --backend onnx
     args = as_arguments(command, places | {"out": str(tmp_path / "out")})
     if any(word in command for word in (*HARDWARE, *SLOW)):
         _parse_only(args)

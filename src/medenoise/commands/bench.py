@@ -120,9 +120,9 @@ def export(
     need square inputs: pad reflectively), plus `params` (1, P) for known-level SSDN models.
     """
     with user_errors():
+        from medenoise.inference.onnx import cached_export, onnx_available
         from medenoise.inference.resolve import model_path
         from medenoise.modelfile import load_module
-        from medenoise.inference.onnx import export_onnx, onnx_available
 
         if not onnx_available():
             fail("ONNX export needs onnxscript and onnxruntime: pip install 'medenoise[onnx]'")
@@ -131,5 +131,17 @@ def export(
             fail("output must end in .onnx", out)
         if out.exists() and not overwrite:
             fail("output exists; pass --overwrite to replace it", out)
-        export_onnx(load_module(path, "cpu"), out)
+        # through the export cache, which `--backend onnx` reads: one export serves both
+        _copy_atomically(cached_export(load_module(path, "cpu")), out)
         typer.echo(f"exported to {out}")
+
+
+def _copy_atomically(src: Path, dst: Path) -> None:
+    """Copy `src` to `dst` through a temporary file beside it, so `dst` is never partial."""
+    import os
+    import shutil
+
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(dst.name + ".part")
+    shutil.copyfile(src, tmp)
+    os.replace(tmp, dst)
