@@ -1,7 +1,6 @@
 """Noise2Noise and Noise2Void: trained like every method (run_training → model file), N2N
 matches N2C on the same data and budget, N2V beats the noisy input; round trips and resume."""
 
-import lightning as L
 import numpy as np
 import pytest
 import torch
@@ -9,6 +8,7 @@ from PIL import Image as PILImage
 from safetensors.torch import load_file
 from skimage import data
 
+from callbacks import StopAt
 from medenoise.api import load_model
 from medenoise.config import ModelConfig, TrainConfig
 from medenoise.eval.metrics import psnr
@@ -113,17 +113,6 @@ def test_plain_methods_reject_options_they_cannot_use(method):
     with pytest.raises(ValueError, match="zero-mean"):
         TrainConfig(data=["x"], model=ModelConfig(method=method, noise="impulse:0.2"))
     TrainConfig(data=["x"], model=ModelConfig(method=method, noise="gaussian:25"))
-
-
-class StopAt(L.Callback):
-    """Interrupt training after `step` optimiser steps."""
-
-    def __init__(self, step):
-        self.step = step
-
-    def on_train_batch_end(self, trainer, *args):
-        if trainer.global_step >= self.step:
-            trainer.should_stop = True
 
 
 @pytest.mark.parametrize("method", ["n2n", "n2v"])

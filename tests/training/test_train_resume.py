@@ -2,27 +2,16 @@
 
 import csv
 
-import lightning as L
 import numpy as np
 import pytest
 from PIL import Image as PILImage
 from safetensors.torch import load_file
 from skimage import data
 
+from callbacks import StopAt
 from medenoise.config import ModelConfig, TrainConfig
 from medenoise.errors import UserError
 from medenoise.train import run_training
-
-
-class StopAt(L.Callback):
-    """Simulate an interruption: stop after `step` optimiser steps."""
-
-    def __init__(self, step):
-        self.step = step
-
-    def on_train_batch_end(self, trainer, *args):
-        if trainer.global_step >= self.step:
-            trainer.should_stop = True
 
 
 @pytest.fixture(scope="module")
