@@ -24,24 +24,22 @@ DEFAULT_LR = 1e-4
 
 
 def load_adaptable(model: str, trust_pickle: bool = False):
-    """The model's module, loaded once; refuses baselines and clean- or pair-trained methods."""
-    from medenoise.inference.resolve import is_baseline_name, model_path
-    from medenoise.modelfile import load_checkpoint, load_module
+    """The model's module, loaded once, and its self-ensemble default; refuses baselines and
+    clean- or pair-trained methods."""
+    from medenoise.inference.resolve import resolve_model
+    from medenoise.modelfile import load_network
 
-    if is_baseline_name(model):
+    ref = resolve_model(model, trust_pickle)
+    if ref.kind == "baseline":
         raise UserError(f"--adapt fine-tunes a network; {model} is a training-free baseline")
-    path = model_path(model)
-    if trust_pickle and path.suffix.lower() == ".ckpt":
-        module = load_checkpoint(path)
-    else:
-        module = load_module(path)
+    module = load_network(ref)
     method = module.model_config.method
     if method not in ADAPTABLE:
         raise UserError(
             f"--adapt needs a self-supervised model (SSDN or Noise2Void); {model} is {method}, "
             "which trains on clean or paired images"
         )
-    return module
+    return module, ref.default_ensemble
 
 
 def adapt_config(module, model: str, steps: int, *, noise, value_range, lr, seed, options):
@@ -112,13 +110,13 @@ def adapt_denoiser(
     """`denoise --adapt`: `model` fine-tuned on the noisy `files`, run with `options`."""
     from medenoise.data.patches import list_images, load_planes
 
-    module = load_adaptable(model, trust_pickle)
+    module, ensemble = load_adaptable(model, trust_pickle)
     planes = load_planes(list_images(files), module.model_config.channels, value_range)
     tuned = adapted_module(
         module, model, planes, steps, progress=progress, noise=noise, value_range=value_range,
         lr=lr, seed=0, options=options,
     )  # fmt: skip
-    return adapted_denoiser(tuned, model, steps, options)
+    return adapted_denoiser(tuned, model, steps, options, ensemble)
 
 
 def adapt(
@@ -141,21 +139,20 @@ def adapt(
     from medenoise.inference.options import InferenceOptions
 
     options = InferenceOptions(device=device, precision=precision, ensemble=ensemble)
-    module = load_adaptable(model)
+    module, ensemble_default = load_adaptable(model)
     planes = array_planes(images, module.model_config.channels)
     tuned = adapted_module(
         module, model, planes, steps, progress=progress, noise=noise, value_range=None,
         lr=lr, seed=seed, options=options,
     )  # fmt: skip
-    return adapted_denoiser(tuned, model, steps, options)
+    return adapted_denoiser(tuned, model, steps, options, ensemble_default)
 
 
-def adapted_denoiser(module, model: str, steps: int, options):
+def adapted_denoiser(module, model: str, steps: int, options, ensemble_default: bool):
     """The fine-tuned module as a denoiser run with `options`, its source naming `model`."""
     from medenoise.inference.denoiser import Denoiser
-    from medenoise.zoo import default_ensemble
 
     if options.ensemble is None:  # `model`'s zoo default
-        options = options.with_(ensemble=default_ensemble(model))
+        options = options.with_(ensemble=ensemble_default)
     source = f"{Path(model).name} adapted {steps} steps"
     return Denoiser(module.to(options.device), source, options)

@@ -67,7 +67,7 @@ def load_model(
     """
     from medenoise.inference.denoiser import ClassicalDenoiser, Denoiser
     from medenoise.inference.resolve import resolve_model
-    from medenoise.modelfile import load_checkpoint, load_module
+    from medenoise.modelfile import load_network
 
     if options is None:  # the loose keywords, gathered into one record
         options = InferenceOptions(
@@ -83,8 +83,7 @@ def load_model(
         if options.ensemble:
             raise UserError(f"--ensemble applies to networks, not the {name_or_path} baseline")
         return ClassicalDenoiser(ref.name)
-    load = load_checkpoint if ref.kind == "checkpoint" else load_module
-    module = load(ref.path, options.device)
+    module = load_network(ref, options.device)
     if options.ensemble is None:
         options = options.with_(ensemble=ref.default_ensemble)
     return Denoiser(module, ref.path, options)

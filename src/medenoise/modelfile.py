@@ -179,3 +179,10 @@ def _build(config: ModelConfig, state: dict, path: Path | str, device: str | tor
         state[key] = tensor.to(expected[key].dtype)
     module.load_state_dict(state)
     return module.to(device).eval()
+
+
+def load_network(ref, device: str | torch.device = "cpu"):
+    """The module of a network resolved by `inference.resolve.resolve_model`: a checkpoint
+    (with the user's consent) or a model file."""
+    load = load_checkpoint if ref.kind == "checkpoint" else load_module
+    return load(ref.path, device)

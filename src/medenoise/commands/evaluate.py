@@ -211,7 +211,7 @@ def _score_one(name, label, den, sources: Sources, options, save, several, *, as
         t0 = time.perf_counter()
         level = sources.noise or assume
         stream, den = _adapted(name, den, list(stream), adapt, adapt_lr, level, options)
-        # the adapted weights lived in a temporary folder: `source` names the original
+        # `source` names the original model; the label says it was adapted
         extra = dict(adapt_steps=adapt, adapt_seconds=round(time.perf_counter() - t0, 1))
         label = f"{label}+adapt{adapt}"
     hook = None

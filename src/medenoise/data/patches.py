@@ -20,21 +20,9 @@ MAX_REJECTIONS = 20
 
 def list_images(sources: Iterable[str | Path]) -> list[Path]:
     """Image files named directly or found recursively under folders, sorted per source."""
-    from medenoise.data.io import is_image_file
+    from medenoise.planning import find_images
 
-    files: list[Path] = []
-    for src in sources:
-        path = Path(src)
-        if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and is_image_file(p))
-            if not found:
-                raise UserError("no supported images in this folder", path)
-            files.extend(found)
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise UserError("no such file or folder", path)
-    return files
+    return [file for file, _ in find_images(list(sources))]
 
 
 def to_channels(array: np.ndarray, channels: int, path: Path | str) -> np.ndarray:

@@ -83,14 +83,6 @@ def weights(e: ZooEntry, root: Path | None = None) -> Path:
     return path
 
 
-def default_ensemble(name_or_path: str, root: Path | None = None) -> bool:
-    """The zoo entry's inference default for the self-ensemble (False for files/baselines)."""
-    if Path(name_or_path).exists():
-        return False
-    e = entry(name_or_path, root)
-    return bool(e and e.ensemble)
-
-
 def resolve(name_or_path: str, root: Path | None = None) -> Path | None:
     """A zoo name → its verified weights; None for anything else (a path is used as is)."""
     if Path(name_or_path).exists():
