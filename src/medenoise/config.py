@@ -265,11 +265,6 @@ class TrainConfig(_Strict):
         self._check_pairs()
         return self
 
-    @property
-    def batch_size(self) -> int:
-        """Patches per step per process (progress.py's DDP line reads it here)."""
-        return self.dataset.batch_size
-
     def _check_pairs(self) -> None:
         """Real pairs are noisy data given one way; n2n on real noisy data needs them."""
         data = self.dataset

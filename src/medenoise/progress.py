@@ -22,7 +22,7 @@ class LineProgress(L.Callback):
             backend = getattr(trainer.strategy, "process_group_backend", None) or "?"
             print(
                 f"data-parallel on {trainer.world_size} processes ({backend}); "
-                f"batch {trainer.datamodule.cfg.batch_size} per process",
+                f"batch {trainer.datamodule.cfg.dataset.batch_size} per process",
                 file=sys.stderr,
                 flush=True,
             )
