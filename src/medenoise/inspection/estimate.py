@@ -100,6 +100,13 @@ def range_ends(scaling=None) -> tuple[float, float]:
     return max(low), min(high)
 
 
+def precision(scaling=None) -> float:
+    """One step of the stored values on the working scale; float data: 1e-4."""
+    if scaling is not None and np.dtype(scaling.dtype).kind in "iu":
+        return abs(scaling.slope) / (scaling.hi - scaling.lo)
+    return 1e-4
+
+
 def pileups(values: np.ndarray) -> tuple[float | None, float | None]:
     """Values where the data pile up at their low and high extremes (a scanner's clip, e.g.
     CT air at -1024 HU), or None: among the two lowest (highest) distinct values, one holding
@@ -296,10 +303,11 @@ def measure(array: np.ndarray, source: str = "", scaling=None) -> NoiseProfile:
         clipped_low=clip_low,
         clipped_high=clip_high,
     )
+    facts = {"precision": precision(scaling)}
     if len(stats["var"]) < MIN_BLOCKS:
         return NoiseProfile(
             sigma=0.0, pg_a=0.0, pg_b=0.0, pg_fit_r2=0.0, corr_x=(0.0, 0.0, 0.0),
-            corr_y=(0.0, 0.0, 0.0), extra={"blocks": len(stats["var"]), "flat_blocks": 0},
+            corr_y=(0.0, 0.0, 0.0), extra={**facts, "blocks": len(stats["var"]), "flat_blocks": 0},
             **common,
         )  # fmt: skip
     x, v, n = binned_variance(stats["mean"], stats["lap"])
@@ -320,6 +328,7 @@ def measure(array: np.ndarray, source: str = "", scaling=None) -> NoiseProfile:
         corr_y=tuple(float(cmap[c + k, c]) for k in (1, 2, 3)),
         bins=tuple((float(xi), float(vi * gain)) for xi, vi in zip(x, v, strict=True)),
         extra={
+            **facts,
             "noise_std": float(np.sqrt(max(noise_var, 0.0))),
             "corr_map": cmap.round(4).tolist(),
             "intensity_span": (float(x.min()), float(x.max())),
