@@ -80,3 +80,12 @@ def test_clipping_no_noise_and_unknown():
     assert flat.kind == "no-noise" and flat.model is None
     small = decide(profile(sigma=0.0, extra={"blocks": 3, "flat_blocks": 0}))
     assert small.kind == "unknown" and small.model is None
+
+
+def test_correlation_threshold_and_smoothed_images():
+    from medenoise.inspection.verdict import CORR_LAG1
+
+    assert decide(profile(corr_y=(CORR_LAG1 + 0.01, 0.0, 0.0))).kind == "correlated"
+    assert decide(profile(corr_x=(CORR_LAG1 - 0.01, 0.0, 0.0))).kind == "white"
+    smoothed = decide(profile(sigma=0.5 / 255, corr_x=(0.7, 0.4, 0.2)))
+    assert smoothed.kind == "no-noise" and "already smoothed or resampled" in smoothed.message
