@@ -249,7 +249,9 @@ def fit_line(x: np.ndarray, v: np.ndarray, n: np.ndarray) -> tuple[float, float,
     """Robust line v = a·x + b through the bins, and its R² (weighted by blocks per bin)."""
     if len(x) == 0:
         return 0.0, 0.0, 0.0
-    if len(x) == 1 or np.ptp(x) <= 1e-12:
+    # Bins spanning less than two noise std's (a flat image) cannot tell slope from offset:
+    # report the level as b alone rather than an extrapolated intercept.
+    if len(x) == 1 or np.ptp(x) < 2 * np.sqrt(max(float(np.median(v)), 0.0)):
         return 0.0, float(np.average(v, weights=n)), 0.0
     use = np.ones(len(x), dtype=bool)
     for _ in range(2):
