@@ -7,6 +7,7 @@ Every reader turns stored pixel values into float32 in [0, 1] by the format's no
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import secrets
@@ -221,6 +222,21 @@ def denormalise(image: Image) -> np.ndarray:
         return stored.astype(dtype)
     qmin, qmax = scale.clip or nominal_range(dtype)
     return np.clip(np.rint(stored), qmin, qmax).astype(dtype)
+
+
+def match_range(image: Image, reference: Image) -> Image:
+    """`image` on the working range of `reference`, so that a pair means the same values."""
+    # Files of one stored type only: the same stored value then means the same thing in both.
+    # Files of different types (an 8-bit clean image with a 16-bit noisy one) each keep their
+    # own range, as before: their value units differ.
+    ref, own = reference.meta.scaling, image.meta.scaling
+    if own.dtype != ref.dtype or (own.lo, own.hi) == (ref.lo, ref.hi):
+        return image
+    name = Path(reference.meta.source).name if reference.meta.source else "its reference"
+    source = f"the range of {name}: {ref.range_source}"
+    meta = image.meta.copy()
+    meta.scaling = dataclasses.replace(own, lo=ref.lo, hi=ref.hi, range_source=source)
+    return Image(normalise(denormalise(image), meta.scaling), meta)
 
 
 def to_hwc(array: np.ndarray, path: str | Path | None, *, stack: bool = False) -> np.ndarray:
