@@ -190,3 +190,32 @@ def test_series_of_different_slice_shapes_is_refused(tmp_path):
     write_series(tmp_path / "s", [RNG.integers(0, 9, (8, 8)), RNG.integers(0, 9, (8, 6))])
     with pytest.raises(UserError, match="one geometry"):
         read_series(sorted((tmp_path / "s").iterdir()))
+
+
+def test_hot_pixels_neither_squeeze_the_range_nor_wrap_around():
+    from medenoise.data.io import from_array, to_array
+
+    clean = np.tile(narrow_band()[0], (2, 2))  # 36864 pixels: 0.01 % is over 3 of them
+    hot = clean.copy()
+    hot[5, 7] = 30000  # one hot pixel: min..max would squeeze the image into 1 % of [0, 1]
+    image = from_array(hot)
+    assert (image.meta.scaling.lo, image.meta.scaling.hi) == (clean.min(), clean.max())
+    assert image.array[5, 7, 0] > 100  # beyond the range, kept (not clipped)
+    np.testing.assert_array_equal(to_array(image), hot)
+    image.array[5, 7, 0] = 1e6  # a wild output: clipped to the int16 limit, never wrapped
+    assert to_array(image)[5, 7] == 32767
+
+
+def test_slices_without_series_uid_group_by_folder_and_geometry(tmp_path):
+    import pydicom
+
+    from medenoise.data.io.series import group_inputs
+
+    names = write_series(tmp_path / "s", [RNG.integers(0, 9, (8, 8)) for _ in range(3)])
+    for name in names:
+        ds = pydicom.dcmread(tmp_path / "s" / name)
+        del ds.SeriesInstanceUID  # anonymised exports drop it
+        ds.save_as(tmp_path / "s" / name)
+    assert [[p.name for p in u] for u in group_inputs(sorted((tmp_path / "s").iterdir()))] == [
+        names
+    ]

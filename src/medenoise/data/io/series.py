@@ -1,8 +1,9 @@
 """DICOM series as one volume: grouping files into units, reading a series, writing it back.
 
-Single-frame DICOM files sharing a SeriesInstanceUID are one unit, in slice order: by position
-along the slice normal (ImagePositionPatient projected on the cross product of the two
-ImageOrientationPatient directions), else InstanceNumber, else file name. A series is read
+Single-frame DICOM files sharing a SeriesInstanceUID (without one: a folder's slices of one
+geometry and modality) are one unit, in slice order: by position along the slice normal
+(ImagePositionPatient projected on the cross product of the two ImageOrientationPatient
+directions), else InstanceNumber, else file name. A series is read
 with one working range for all its slices and written back as one derived series (every slice
 to its own output path, one new SeriesInstanceUID, new SOP Instance UIDs).
 """
@@ -56,8 +57,7 @@ def slice_header(path: Path) -> SliceHeader | None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             ds = pydicom.dcmread(path, stop_before_pixels=True)
-        uid = str(ds.get("SeriesInstanceUID", "") or "")
-        if not uid or int(ds.get("NumberOfFrames", 1) or 1) != 1:
+        if int(ds.get("NumberOfFrames", 1) or 1) != 1:
             return None
         orientation = _rounded(ds.get("ImageOrientationPatient"))
         position = _rounded(ds.get("ImagePositionPatient"), 6)
@@ -72,6 +72,10 @@ def slice_header(path: Path) -> SliceHeader | None:
             _rounded(ds.get("PixelSpacing")),
             orientation,
         )
+        # Anonymised exports often drop the SeriesInstanceUID: slices of one folder with one
+        # geometry and modality are then taken as one series (a folder of one scan).
+        uid = str(ds.get("SeriesInstanceUID", "") or "")
+        uid = uid or f"folder {path.parent.resolve()} {geometry} {ds.get('Modality', '')}"
         return SliceHeader(path, uid, geometry, along, None if instance is None else int(instance))
     except Exception:  # an unreadable header: the file is read alone, and its error shown then
         return None
@@ -152,24 +156,28 @@ def read_series(
 
 def _on_one_range(images: list[Image]) -> list[Image]:
     """The slices re-normalised on the series' working range (from all slices' values)."""
-    from medenoise.data.io import working_range
-
     stored = [denormalise(image) for image in images]  # exact stored values back
     scales = [image.meta.scaling for image in images]
-    values = [
-        s.astype(np.float64) * sc.slope + sc.inter for s, sc in zip(stored, scales, strict=True)
-    ]
+    first = scales[0]
     nominal_ends = [e * sc.slope + sc.inter for sc in scales for e in (sc.clip or (0, 1))]
     nominal = (min(nominal_ends), max(nominal_ends))
-    if working_range.RULE == "minmax":  # the ends of each slice decide: no big concatenation
-        values = [np.array([v.min(), v.max()]) for v in values]
-    derived = from_data(np.concatenate([v.ravel() for v in values]), np.dtype(scales[0].dtype),
-                        nominal, what="this series")  # fmt: skip
+    if all((sc.slope, sc.inter) == (first.slope, first.inter) for sc in scales):
+        # One rescale for all slices (CT, MR): the stored values decide, kept in their type.
+        data = np.concatenate([s.ravel() for s in stored])
+        stored_nominal = first.clip or (0, 1)
+        derived = from_data(data, np.dtype(first.dtype), stored_nominal, slope=first.slope,
+                            inter=first.inter, what="this series")  # fmt: skip
+    else:  # a rescale per slice (PET): the values after it decide
+        values = [
+            s.astype(np.float64) * sc.slope + sc.inter for s, sc in zip(stored, scales, strict=True)
+        ]
+        data = np.concatenate([v.ravel() for v in values])
+        derived = from_data(data, np.dtype(first.dtype), nominal, what="this series")
     if derived is not None:
         lo, hi, source = derived
     else:  # the nominal range (BitsStored after rescale), as each slice alone would have
         lo, hi = nominal
-        source = scales[0].range_source if scales[0].clip is None else _nominal_words(scales[0])
+        source = _nominal_words(first)
     out = []
     for image, s in zip(images, stored, strict=True):
         scale = dataclasses.replace(image.meta.scaling, lo=lo, hi=hi, range_source=source)

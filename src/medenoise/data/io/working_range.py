@@ -3,36 +3,47 @@
 A file's nominal range (the integer type's range, DICOM's BitsStored range, [0, 1] for floats)
 is kept when the data use a fair part of it. 16-bit data that fill a sliver of it (CT in HU
 fills about a tenth of int16, a nuclear-medicine scan 0.4 %) and floats far outside [0, 1] get
-the range of values present instead, so a model sees an image with the contrast it was trained
-on and a noise level such as gaussian:25 means 25/255 of what the image spans.
+the range of the values present instead (robust ends: 0.01 and 99.99 % percentiles), so a
+model sees an image with the contrast it was trained on and a noise level such as gaussian:25
+means 25/255 of what the image spans.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-# Integer data filling less than this part of their nominal range get their own min..max.
-# The shipped photo and microscopy models were trained on 8-bit images that span most of
-# 0..255; a model sees a quarter of that contrast at most before the working range takes over.
-# Real 16-bit scans are either far below it (CT ~0.1, NM 0.004, uint16 MR volumes 0.06) or
-# well above it (12-bit MR stored with BitsStored 12), so the exact value is not critical.
-SMALL_FILL = 0.25
+# 16-bit data whose robust ends (below) span less than this part of their nominal range get
+# those ends as their range. Real 16-bit scans fall on either side of a wide gap: CT series in
+# HU 0.07-0.09 of int16, NIfTI and DICOM MR 0.02-0.15, a bone scan 0.004; a 14-bit CT 0.27,
+# a 12-bit cardiac MR series 0.5, a 15-bit chest CR 0.76 (docs/working-range.md). 0.2 sits in
+# that gap; the shipped models, trained on 8-bit images spanning most of 0..255, see at worst
+# a fifth of that contrast when the nominal range is kept.
+SMALL_FILL = 0.2
 # Float data counted as "on [0, 1]" when they stay within this margin of it (noisy float
 # images legitimately overshoot a little).
 FLOAT_SLACK = 0.25
-# "minmax" (the values present) or "percentile" (robust ends; values beyond map outside
-# [0, 1]); min..max is the default: measured safer on the real data (see docs/working-range.md).
-RULE = "minmax"
+# "percentile" (robust ends; the rare values beyond map outside [0, 1]) or "minmax" (the
+# values present). Percentiles are the default: on a narrow-band image both denoise equally,
+# but a few hot pixels (a bladder in a bone scan, metal in CT) squeeze min..max so far that
+# the model barely denoises (measured in docs/working-range.md).
+RULE = "percentile"
 PERCENTILES = (0.01, 99.99)
 
 
-def data_ends(values: np.ndarray, rule: str = RULE) -> tuple[float, float]:
-    """The two ends of the values present: min..max, or robust percentiles."""
+def data_ends(values: np.ndarray, rule: str | None = None) -> tuple[float, float]:
+    """The two ends of the values present: min..max, or robust percentiles (the values at
+    those ranks, exact: a histogram for integers)."""
     flat = np.asarray(values).reshape(-1)
-    if rule == "percentile":
-        lo, hi = np.percentile(flat, PERCENTILES)
+    lo, hi = flat.min(), flat.max()
+    if (rule or RULE) != "percentile" or lo == hi:
         return float(lo), float(hi)
-    return float(flat.min()), float(flat.max())
+    ranks = np.array(PERCENTILES) / 100 * flat.size
+    if flat.dtype.kind in "iu" and float(hi) - float(lo) < 2**20:
+        cdf = np.cumsum(np.bincount(flat.astype(np.int64) - int(lo)))  # no sort of a big volume
+        at = np.searchsorted(cdf, ranks, side="left")
+        return float(lo) + float(at[0]), float(lo) + float(at[1])
+    ends = np.percentile(flat, PERCENTILES, method="inverted_cdf")
+    return float(ends[0]), float(ends[1])
 
 
 def describe(lo: float, hi: float, rule: str, what: str = "this file") -> str:
@@ -63,21 +74,21 @@ def from_data(
         return None
     # The part of the range filled and the percentiles do not change under the affine
     # slope/intercept map, so they are taken on the stored values (no float64 copy).
-    a, b = data_ends(stored, "minmax")
     to_values = lambda ends: sorted(e * slope + inter for e in ends)  # noqa: E731
     if dtype.kind == "f":
-        va, vb = to_values((a, b))
+        va, vb = to_values(data_ends(stored, "minmax"))
         if va >= -FLOAT_SLACK and vb <= 1 + FLOAT_SLACK:
             return None
-    elif (b - a) >= SMALL_FILL * (nominal[1] - nominal[0]):
+    a, b = data_ends(stored, rule)
+    if dtype.kind != "f" and (b - a) >= SMALL_FILL * (nominal[1] - nominal[0]):
         return None
-    lo, hi = to_values((a, b) if rule == "minmax" else data_ends(stored, rule))
+    lo, hi = to_values((a, b))
     if not (np.isfinite(lo) and np.isfinite(hi)) or hi <= lo:
         return None  # a constant image: nothing to derive, keep the nominal range
     if dtype.kind == "f" and lo >= 0 and slope == 1 and inter == 0:
-        # Non-negative floats: 0..2^k, the power of two at or above the max. Dividing by a
-        # power of two is exact in binary floating point, so an untouched float file is
+        # Non-negative floats: 0..2^k, the power of two at or above the top end. Dividing by
+        # a power of two is exact in binary floating point, so an untouched float file is
         # written back bit for bit, and the data still fill over half of [0, 1].
         hi = float(2.0 ** np.ceil(np.log2(hi)))
-        return 0.0, hi, f"data range of {what} (0..{hi:g}: the power of two above the max)"
+        return 0.0, hi, f"data range of {what} (0..{hi:g}: a power of two, exact for floats)"
     return lo, hi, describe(lo, hi, rule, what)
