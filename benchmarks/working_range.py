@@ -27,7 +27,6 @@ REAL = [
     "brain_mri/emri_small.dcm",
     "dicom_misc",
     "chest_xray/RG1_UNCR.dcm",
-    "w2s_subset/avg1/001_0.png",
 ]
 
 
@@ -59,7 +58,7 @@ def rule_row(label: str, unit: list[Path]) -> str:
         fill = f"{(b - a) / (nominal[1] - nominal[0]):.3f}"
     else:
         nominal, fill = (0.0, 1.0), "float"
-    p_lo, p_hi = np.percentile(values, working_range.PERCENTILES)
+    p_lo, p_hi = working_range.data_ends(values, "percentile")
     outside = np.mean((values < p_lo) | (values > p_hi))
     rule = "data" if (scale.range_source or "").startswith("data range") else "nominal"
     bulk = np.percentile(image.array, (1, 99))
