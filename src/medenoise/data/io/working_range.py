@@ -19,9 +19,10 @@ import numpy as np
 # that gap; the shipped models, trained on 8-bit images spanning most of 0..255, see at worst
 # a fifth of that contrast when the nominal range is kept.
 SMALL_FILL = 0.2
-# Float data counted as "on [0, 1]" when they stay within this margin of it (noisy float
-# images legitimately overshoot a little).
-FLOAT_SLACK = 0.25
+# Float data counted as "on [0, 1]" when they stay within this margin of it: a noisy image on
+# the unit scale overshoots by several σ (4σ at gaussian:50 is 0.8), and such files must keep
+# meaning what they say (training and `adapt` read them as given).
+FLOAT_SLACK = 1.0
 # "percentile" (robust ends; the rare values beyond map outside [0, 1]) or "minmax" (the
 # values present). Percentiles are the default: on a narrow-band image both denoise equally,
 # but a few hot pixels (a bladder in a bone scan, metal in CT) squeeze min..max so far that
