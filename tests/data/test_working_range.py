@@ -219,3 +219,14 @@ def test_slices_without_series_uid_group_by_folder_and_geometry(tmp_path):
     assert [[p.name for p in u] for u in group_inputs(sorted((tmp_path / "s").iterdir()))] == [
         names
     ]
+
+
+def test_copies_of_one_instance_are_not_a_series(tmp_path):
+    from medenoise.data.io.series import group_inputs
+
+    for name in ("a.dcm", "b.dcm"):  # one SOP Instance UID twice: copies, not slices
+        (tmp_path / name).write_bytes(pydicom_file("CT_small.dcm").read_bytes())
+    assert group_inputs([tmp_path / "a.dcm", tmp_path / "b.dcm"]) == [
+        [tmp_path / "a.dcm"],
+        [tmp_path / "b.dcm"],
+    ]

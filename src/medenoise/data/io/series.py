@@ -35,6 +35,7 @@ class SliceHeader:
     geometry: tuple[Any, ...]  # (rows, columns, pixel spacing, orientation): equal in a series
     normal_position: float | None  # ImagePositionPatient along the slice normal
     instance: int | None
+    sop_uid: str = ""
 
 
 def _rounded(values: Any, digits: int = 4) -> tuple[float, ...] | None:
@@ -76,7 +77,9 @@ def slice_header(path: Path) -> SliceHeader | None:
         # geometry and modality are then taken as one series (a folder of one scan).
         uid = str(ds.get("SeriesInstanceUID", "") or "")
         uid = uid or f"folder {path.parent.resolve()} {geometry} {ds.get('Modality', '')}"
-        return SliceHeader(path, uid, geometry, along, None if instance is None else int(instance))
+        number = None if instance is None else int(instance)
+        sop = str(ds.get("SOPInstanceUID", "") or "")
+        return SliceHeader(path, uid, geometry, along, number, sop or str(path.resolve()))
     except Exception:  # an unreadable header: the file is read alone, and its error shown then
         return None
 
@@ -106,6 +109,12 @@ def _check_geometry(headers: list[SliceHeader]) -> None:
                 )
 
 
+def _is_volume(headers: list[SliceHeader]) -> bool:
+    """Two or more distinct instances: copies of one instance (one SOP Instance UID) are no
+    slices of a volume, so such files are each processed alone."""
+    return len(headers) > 1 and len({h.sop_uid for h in headers}) == len(headers)
+
+
 def group_inputs(files: Sequence[str | Path]) -> list[list[Path]]:
     """The units to process: each single-frame DICOM series as one list in slice order, every
     other file (and a series of one file) alone; in the order the files were given."""
@@ -118,7 +127,7 @@ def group_inputs(files: Sequence[str | Path]) -> list[list[Path]]:
     placed: set[str] = set()
     for p in paths:
         h = headers.get(p)
-        if h is None or len(series[h.series_uid]) == 1:
+        if h is None or not _is_volume(series[h.series_uid]):
             units.append([p])
         elif h.series_uid not in placed:
             placed.add(h.series_uid)
