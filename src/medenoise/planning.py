@@ -22,6 +22,14 @@ class Job:
     src: Path
     dst: Path
     name: str
+    # The slices of a DICOM series processed as one unit, in slice order, each with its own
+    # destination (src, dst and name are then those of the first slice); empty for one file.
+    members: tuple[Job, ...] = ()
+
+    @property
+    def parts(self) -> tuple[Job, ...]:
+        """The files of this unit: the series' slices in order, or the job itself."""
+        return self.members or (self,)
 
 
 def find_images(
@@ -74,7 +82,8 @@ def plan_jobs(
     outputs. `shard` (I, N) keeps jobs I, I+N, ... after the collision checks and before the
     existing-output check, so N processes can share one output folder. With
     `check_existing=False` existing outputs are left to the caller (denoise refuses them file
-    by file, so a rerun over a grown folder still does the new files).
+    by file, so a rerun over a grown folder still does the new files). Single-frame DICOM
+    files of one series become one Job (`Job.members`), a unit for `shard` too.
     """
     check_out_folder(out)
     out_abs = out.resolve()
@@ -88,9 +97,10 @@ def plan_jobs(
         rel = file.relative_to(root) if root is not None else Path(file.name)
         jobs.append(Job(file, out / rel, rel.as_posix()))
     _check_collisions(jobs)
+    jobs = group_series(jobs)
     if shard is not None:
         jobs = jobs[shard[0] :: shard[1]]
-    existing = [job.dst for job in jobs if job.dst.exists()]
+    existing = [part.dst for job in jobs for part in job.parts if part.dst.exists()]
     if existing and not overwrite and check_existing:
         more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
         raise UserError(f"output exists{more}; pass --overwrite to replace it", existing[0])
@@ -113,3 +123,21 @@ def _check_collisions(jobs: list[Job]) -> None:
             raise UserError(f"two inputs ({seen[target]} and {job.src}) would be written here",
                             job.dst)  # fmt: skip
         seen[target] = job.src
+
+
+def group_series(jobs: list[Job]) -> list[Job]:
+    """The jobs with the slices of each DICOM series folded into one Job (in slice order),
+    placed where its first file was; a mixed-geometry series is a UserError."""
+    from medenoise.data.io.series import group_inputs
+
+    by_src = {job.src: job for job in jobs}
+    units = group_inputs([job.src for job in jobs])
+    grouped = []
+    for unit in units:
+        parts = tuple(by_src[src] for src in unit)
+        if len(parts) == 1:
+            grouped.append(parts[0])
+        else:
+            first = parts[0]
+            grouped.append(Job(first.src, first.dst, first.name, members=parts))
+    return grouped

@@ -72,8 +72,11 @@ def test_dicom_untouched_round_trip_is_bit_exact(tmp_path, name):
 def test_dicom_ct_rescale_defines_the_range():
     image = read(pydicom_file("CT_small.dcm"))
     stored = decoded(pydicom_file("CT_small.dcm")).astype(np.float64)
-    lo, hi = -32768 - 1024, 32767 - 1024  # signed 16-bit stored range through HU = s - 1024
+    # CT fills a tenth of the signed 16-bit range: the working range is its own HU range
+    # (0.01 and 99.99 % percentiles, the values at those ranks)
+    lo, hi = np.percentile(stored, (0.01, 99.99), method="inverted_cdf") - 1024
     assert (image.meta.scaling.lo, image.meta.scaling.hi) == (lo, hi)
+    assert image.meta.scaling.range_source.startswith("data range of this file")
     np.testing.assert_allclose(image.array[..., 0], (stored - 1024 - lo) / (hi - lo), atol=1e-7)
     hu = read(pydicom_file("CT_small.dcm"), value_range=(-1024, 3071))  # --range in HU
     np.testing.assert_allclose(hu.array[..., 0], stored / 4095, atol=1e-6)

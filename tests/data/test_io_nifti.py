@@ -22,8 +22,9 @@ def test_nifti_round_trip_keeps_shape_affine_dtype_values(tmp_path, name):
     x, y, z = a.shape[:3]
     extra = a.shape[3] if len(a.shape) == 4 else 1
     assert image.array.shape == (z * extra, x, y, 1)  # axial slices (last spatial axis), time outer
+    lo, hi = image.meta.scaling.lo, image.meta.scaling.hi  # the data's own range (int16 sliver)
     np.testing.assert_array_equal(
-        np.rint(image.array[1, ..., 0].astype(np.float64) * 65535 - 32768),
+        np.rint(image.array[1, ..., 0].astype(np.float64) * (hi - lo) + lo),
         np.asarray(a.dataobj)[:, :, 1, 0] if extra > 1 else np.asarray(a.dataobj)[:, :, 1],
     )
     out = tmp_path / ("out" + (".nii.gz" if name.endswith(".gz") else ".nii"))
@@ -46,7 +47,7 @@ def test_nifti_scaling_axis_and_float(tmp_path):
     nib.save(img, tmp_path / "scaled.nii")
 
     image = read(tmp_path / "scaled.nii")
-    lo, hi = -32768 * 0.5 + 10, 32767 * 0.5 + 10
+    lo, hi = raw.min() * 0.5 + 10, raw.max() * 0.5 + 10  # a sliver of int16: its own range
     assert (image.meta.scaling.lo, image.meta.scaling.hi) == (lo, hi)
     np.testing.assert_allclose(
         image.array[2, ..., 0], (raw[:, :, 2] * 0.5 + 10 - lo) / (hi - lo), atol=1e-7
@@ -61,10 +62,13 @@ def test_nifti_scaling_axis_and_float(tmp_path):
     write(tmp_path / "sag.nii", sagittal)
     np.testing.assert_array_equal(nib.load(tmp_path / "sag.nii").dataobj.get_unscaled(), raw)
 
-    floats = RNG.normal(size=(5, 4, 3)).astype(np.float32) * 300
+    # Non-negative floats far above 1 are divided by the power of two above their max: exact.
+    floats = np.abs(RNG.normal(size=(5, 4, 3)).astype(np.float32) * 300)
     nib.save(nib.Nifti1Image(floats, np.eye(4)), tmp_path / "f.nii.gz")
     image = read(tmp_path / "f.nii.gz")
-    np.testing.assert_array_equal(image.array[1, ..., 0], floats[:, :, 1])
+    top = 2.0 ** np.ceil(np.log2(floats.max()))
+    assert (image.meta.scaling.lo, image.meta.scaling.hi) == (0.0, top)
+    np.testing.assert_array_equal(image.array[1, ..., 0], floats[:, :, 1] / top)
     write(tmp_path / "f_out.nii.gz", image)
     np.testing.assert_array_equal(
         nib.load(tmp_path / "f_out.nii.gz").get_fdata(dtype=np.float32), floats

@@ -50,13 +50,27 @@ def test_signed_12_bit_dicom_uses_its_stored_range_through_the_rescale(tmp_path)
     assert (got[1, 1], got[1, 2]) == (2047, -2048)
 
 
-def test_signed_16_bit_dicom_keeps_the_full_range_and_says_so():
-    image = read(pydicom_file("CT_small.dcm"))
+def test_signed_16_bit_dicom_keeps_the_full_range_when_the_data_fill_it(tmp_path):
+    wide = RNG.integers(-32768, 32768, (16, 16)).astype(np.int16)
+    image = read(ct_variant(tmp_path, wide, 16))
     assert (image.meta.scaling.lo, image.meta.scaling.hi) == (-32768 - 1024, 32767 - 1024)
     assert "BitsStored 16" in image.meta.scaling.range_source
     assert "all 16 allocated bits" in image.meta.scaling.range_source
-    note = range_note(image)  # tissue sits in ~0.50-0.53 of that range
-    assert note is not None and "--range" in note and "0.50" in note
+
+
+def test_a_sliver_of_int16_gets_the_data_range_and_no_note():
+    import pydicom
+
+    image = read(pydicom_file("CT_small.dcm"))  # tissue sits in ~0.50-0.53 of int16
+    hu = pydicom.dcmread(pydicom_file("CT_small.dcm")).pixel_array.astype(np.float64) - 1024
+    lo, hi = np.percentile(hu, (0.01, 99.99), method="inverted_cdf")  # robust ends
+    assert (hu.min(), hu.max()) != (lo, hi)
+    assert (image.meta.scaling.lo, image.meta.scaling.hi) == (lo, hi)
+    assert image.meta.scaling.range_source.startswith("data range of this file (0.01..99.99 %")
+    np.testing.assert_allclose(image.array[..., 0], (hu - lo) / (hi - lo), atol=1e-6)
+    assert range_note(image) is None
+    dark = from_array(RNG.integers(0, 9, (16, 16), dtype=np.uint8))  # 8-bit stays on 0..255
+    assert dark.meta.scaling.hi == 255.0 and "--range" in range_note(dark)
 
 
 def test_value_range_override_is_recorded_and_round_trips(tmp_path):
@@ -83,7 +97,7 @@ def test_range_sources_of_other_formats(tmp_path):
     import tifffile
 
     assert from_array(np.zeros((4, 4), np.uint16)).meta.scaling.range_source == "uint16 range"
-    raw = RNG.integers(0, 100, (6, 5, 4)).astype(np.int16)
+    raw = RNG.integers(-30000, 30000, (6, 5, 4)).astype(np.int16)  # fills int16
     img = nib.Nifti1Image(raw, np.eye(4))
     img.header.set_slope_inter(2.0, -5.0)
     nib.save(img, tmp_path / "v.nii")
@@ -92,12 +106,15 @@ def test_range_sources_of_other_formats(tmp_path):
         meta.scaling.range_source.startswith("int16 range")
         and "scl_slope 2" in meta.scaling.range_source
     )
-    tifffile.imwrite(tmp_path / "f.tif", np.full((4, 4), 300.0, np.float32))
-    floats = read(tmp_path / "f.tif")
-    assert floats.meta.scaling.range_source == "float values taken as given"
-    assert "300" in range_note(floats)
+    tifffile.imwrite(tmp_path / "f.tif", np.linspace(-300, 300, 16, dtype=np.float32).reshape(4, 4))
+    floats = read(tmp_path / "f.tif")  # far outside [0, 1]: their own min..max
+    assert (floats.meta.scaling.lo, floats.meta.scaling.hi) == (-300.0, 300.0)
+    assert floats.meta.scaling.range_source.startswith("data range of this file")
+    assert range_note(floats) is None
     tifffile.imwrite(tmp_path / "g.tif", RNG.random((4, 4), dtype=np.float32))
-    assert range_note(read(tmp_path / "g.tif")) is None
+    on_unit = read(tmp_path / "g.tif")
+    assert on_unit.meta.scaling.range_source == "float values taken as given"
+    assert range_note(on_unit) is None
     full = from_array(RNG.integers(0, 256, (16, 16), dtype=np.uint8))
     assert range_note(full) is None
 

@@ -128,11 +128,19 @@ def test_dicom_output_is_a_derived_instance(cli, tmp_path, folder):
     assert abs(diff.std() / (25 / 255 * 4095) - 1) < 0.05
 
 
-def test_range_note_for_data_filling_a_sliver_of_int16(cli, tmp_path, folder):
-    result = ok(
-        cli("noise", "add", "gaussian:1", folder / "sub" / "ct.dcm", "-o", tmp_path / "out")
-    )
-    assert "note:" in result.output and "--range" in result.output
+def test_noise_level_is_relative_to_the_working_range_of_a_sliver_of_int16(cli, tmp_path, folder):
+    import pydicom
+
+    # CT fills a tenth of int16: the working range is its own min..max, so gaussian:25 adds
+    # σ = 25/255 of what the slice spans, and the output records that range.
+    src = folder / "sub" / "ct.dcm"
+    result = ok(cli("noise", "add", "gaussian:25", src, "-o", tmp_path / "out"))
+    assert "note:" not in result.output
+    clean = pydicom.dcmread(src).pixel_array.astype(np.float64)
+    noisy = pydicom.dcmread(tmp_path / "out" / "ct.dcm")
+    diff = noisy.pixel_array - clean
+    assert abs(diff.std() / (25 / 255 * (clean.max() - clean.min())) - 1) < 0.05
+    assert "data range of this file" in noisy.ImageComments
 
 
 def float_tiff(tmp_path: Path, value: float, name: str) -> Path:

@@ -18,24 +18,28 @@ def process_files(jobs: list[Job], work, skip_bad: bool = False) -> None:
     """Run `work(job)` for every planned Job: a bad file gets its own error line and the
     others still run. Ends with a summary when some failed and exits 2, or 0 with `skip_bad`
     (the bad files are then reported as skipped)."""
+    # A DICOM series is one unit of work: it succeeds or fails as a whole, and counts as its
+    # number of files in the summary.
     failed = 0
+    total = sum(len(job.parts) for job in jobs)
     for job in jobs:
         try:
             work(job)
         except UserError as exc:
             typer.echo(f"{'skipped' if skip_bad else 'error'}: {exc}", err=True)
-            failed += 1
+            failed += len(job.parts)
         else:
-            typer.echo(f"{job.src} -> {job.dst}")
+            for part in job.parts:
+                typer.echo(f"{part.src} -> {part.dst}")
     if not failed:
         return
-    done = len(jobs) - failed
+    done = total - failed
     if skip_bad:
-        typer.echo(f"skipped {failed} of {len(jobs)} files; {done} written", err=True)
+        typer.echo(f"skipped {failed} of {total} files; {done} written", err=True)
         return
-    if len(jobs) > 1:
+    if total > 1:
         typer.echo(
-            f"error: {failed} of {len(jobs)} files failed ({done} written); "
+            f"error: {failed} of {total} files failed ({done} written); "
             "pass --skip-bad to exit 0 when some files are bad",
             err=True,
         )
@@ -43,14 +47,17 @@ def process_files(jobs: list[Job], work, skip_bad: bool = False) -> None:
 
 
 def denoise_file(denoiser, job: Job, *, noise, value_range, axis, overwrite: bool) -> None:
-    """Denoise one file (image, stack or volume) as `plan_jobs` planned it; bad input is a
-    UserError naming the file."""
-    from medenoise.data.io import image_notes, read, write
+    """Denoise one file (image, stack or volume) or one DICOM series as `plan_jobs` planned it;
+    bad input is a UserError naming the file."""
+    from medenoise.data.io import image_notes
+    from medenoise.data.io.series import read_unit, write_unit
 
-    src, dst = job.src, job.dst
-    if dst.exists() and not overwrite:
-        raise UserError("output exists; pass --overwrite to replace it", dst)
-    image = read(src, value_range=value_range, axis=axis)
+    src = job.src
+    for part in job.parts:
+        if part.dst.exists() and not overwrite:
+            raise UserError("output exists; pass --overwrite to replace it", part.dst)
+    # A series is read with one working range and denoised as one stack of slices.
+    image = read_unit([part.src for part in job.parts], value_range, axis)
     for note in image_notes(image):
         typer.echo(f"note: {src}: {note}", err=True)
     try:
@@ -60,7 +67,7 @@ def denoise_file(denoiser, job: Job, *, noise, value_range, axis, overwrite: boo
             raise
         raise UserError(exc.message, src) from None
     set_derivation(image, denoiser)
-    write(dst, image)
+    write_unit([part.dst for part in job.parts], image)
 
 
 def set_derivation(image, denoiser) -> None:

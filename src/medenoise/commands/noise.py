@@ -31,11 +31,13 @@ noise_app = typer.Typer(
 ADD_HELP = "\n\n".join(
     [
         "Write a noisy copy of every INPUT image into OUTDIR (same relative paths).",
-        "SPEC: gaussian:25 (σ in 1/255 of the value range), gaussian:5-50 (σ drawn per file), "
+        "SPEC: gaussian:25 (σ = 25/255 of the working range), gaussian:5-50 (σ drawn per file), "
         "poisson:30 (λ photons at intensity 1.0), pg:a=0.016,b=-0.0002, rician:25, impulse:0.5.",
-        "Images are put on a [0, 1] scale by their value range: 8/16-bit by the integer range, "
-        "DICOM by its BitsStored after rescale slope/intercept, floats as given; --range "
-        "overrides it.",
+        "Images are put on a [0, 1] scale by their working range: 8-bit by 0..255; 16-bit by "
+        "the integer range (DICOM: BitsStored after rescale slope/intercept), or by the values "
+        "present when they fill under a quarter of it; floats as given, or by their own range "
+        "when far outside [0, 1]; one range per file or DICOM series. --range overrides it. "
+        "The noisy copy keeps the clean file's range, so both mean the same values.",
         "Outputs keep the input's format and dtype. Noise is never clipped while computed, but "
         "integer files can only hold their type's values: samples outside the range are clipped "
         "when written (float TIFF and NIfTI keep them). The same --seed gives bit-identical files.",
@@ -93,17 +95,21 @@ def add(
 
 
 def _add_one(model, job: Job, seed: int, vrange) -> None:
-    """Write the noisy copy of one planned file; its noise is seeded by (seed, job.name)."""
+    """Write the noisy copy of one planned file or DICOM series; its noise is seeded by
+    (seed, job.name), the name of a series' first slice."""
     import torch
 
-    from medenoise.data.io import image_notes, read, write
+    from medenoise.data.io import image_notes
     from medenoise.data.io.common import set_provenance
+    from medenoise.data.io.series import read_unit, write_unit
 
-    image = read(job.src, value_range=vrange)
+    image = read_unit([part.src for part in job.parts], value_range=vrange)
     for note in image_notes(image):
         typer.echo(f"note: {job.src}: {note}", err=True)
     generator = torch.Generator().manual_seed(file_seed(seed, job.name))
     noisy = add_noise(image, model, generator)
     text = f"medenoise noise add {model.spec} --seed {seed}"
     set_provenance(noisy, text, uid_seed=f"{text} {job.name}", series_note="with synthetic noise")
-    write(job.dst, noisy)
+    # The copy keeps the clean file's scaling (its working range): the same stored value
+    # means the same thing in both files, and the noise is in units of that range.
+    write_unit([part.dst for part in job.parts], noisy)

@@ -15,7 +15,13 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from medenoise.data.patches import MAX_REJECTIONS, list_images, load_planes, reflect_to_min_size
+from medenoise.data.patches import (
+    MAX_REJECTIONS,
+    list_images,
+    load_planes,
+    reflect_to_min_size,
+    to_channels,
+)
 from medenoise.errors import UserError
 
 Group = list[np.ndarray]  # co-registered planes (H, W, C) of one scene, all the same shape
@@ -87,7 +93,7 @@ def load_groups(
     """Read each group's files; stacks pair slice by slice. Shapes must agree within a group."""
     groups: list[Group] = []
     for members in files:
-        stacks = [load_planes([f], channels, value_range) for f in members]
+        stacks = _on_one_range(members, channels, value_range)
         for f, stack in zip(members, stacks, strict=True):
             if len(stack) != len(stacks[0]) or stack[0].shape != stacks[0][0].shape:
                 raise UserError(
@@ -97,6 +103,27 @@ def load_groups(
                 )
         groups.extend(list(planes) for planes in zip(*stacks, strict=True))
     return groups
+
+
+def _on_one_range(
+    members: Sequence[Path], channels: int, value_range: tuple[float, float] | None
+) -> list[list[np.ndarray]]:
+    """The planes of each member, all on the working range of the group's reference file."""
+    # The reference is the last member: the `pairs` file (the clean target of N2C, the
+    # second capture of N2N) or an FMD field's last raw frame. Its range is used for its
+    # partners, so that a pair's members mean the same values (`io.common.match_range`).
+    if value_range is not None:
+        return [load_planes([f], channels, value_range) for f in members]
+    from medenoise.data.io import read
+    from medenoise.data.io.common import match_range
+
+    images = [read(f) for f in members]
+    images = [match_range(image, images[-1]) for image in images]
+    out = []
+    for f, image in zip(members, images, strict=True):
+        arr = image.array.reshape(-1, *image.array.shape[-3:])
+        out.append([np.ascontiguousarray(to_channels(p, channels, f), np.float32) for p in arr])
+    return out
 
 
 class PairPatchDataset(Dataset):

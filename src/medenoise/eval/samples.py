@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from medenoise.data.patches import list_images, load_planes
+from medenoise.data.patches import list_images, load_planes, to_channels
 from medenoise.errors import UserError
 from medenoise.planning import find_images
 
@@ -99,14 +99,21 @@ def synthetic_samples(
 SSIM_MIN_SIDE = 11  # the SSIM protocol's 11×11 Gaussian window (metrics.py) must fit
 
 
-def _planes(path: Path, channels: int | None) -> list[np.ndarray]:
+def _planes(path: Path, channels: int | None, reference: Path | None = None) -> list[np.ndarray]:
     """Planes of a file; `channels` None keeps the file's own channel count. Planes too small
-    for SSIM are refused here, as a UserError naming the file, not a crash in the metric."""
-    if channels is None:
+    for SSIM are refused here, as a UserError naming the file, not a crash in the metric.
+    With `reference` (the clean partner of a noisy file) the file is read on its range."""
+    if channels is None or reference is not None:
         from medenoise.data.io import read
+        from medenoise.data.io.common import match_range
 
-        arr = read(path).array
+        image = read(path)
+        if reference is not None:
+            image = match_range(image, read(reference))
+        arr = image.array
         planes = [np.ascontiguousarray(p, np.float32) for p in arr.reshape(-1, *arr.shape[-3:])]
+        if channels is not None:
+            planes = [np.ascontiguousarray(to_channels(p, channels, path)) for p in planes]
     else:
         planes = load_planes([path], channels)
     h, w = planes[0].shape[:2]
@@ -129,7 +136,8 @@ def paired_samples(
     roots = dict(find_images(noisy)) if pairs else {}  # the folder each noisy file came from
     for noisy_file, clean_file in pairs:
         root = roots.get(noisy_file)
-        a, b = _planes(noisy_file, channels), _planes(clean_file, channels)
+        # The noisy file is read on the clean reference's working range: one range for both.
+        a, b = _planes(noisy_file, channels, clean_file), _planes(clean_file, channels)
         if len(a) != len(b) or a[0].shape != b[0].shape:
             raise UserError(
                 f"shape {a[0].shape} x{len(a)} differs from its clean reference "

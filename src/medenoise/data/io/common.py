@@ -1,12 +1,13 @@
 """Value normalisation to [0, 1] and back, dtype/finite checks, provenance, atomic writes.
 
-Every reader turns stored pixel values into float32 in [0, 1] by the format's nominal range and
-records in `Image.meta.scaling` what `denormalise` needs to give back the very same stored
-values.
+Every reader turns stored pixel values into float32 in [0, 1] by the format's nominal range
+(or the data's own range when they barely fill it, see `working_range`), and records in
+`Image.meta.scaling` what `denormalise` needs to give back the very same stored values.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import secrets
@@ -17,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from medenoise.data.io.meta import Image, ImageMeta, Scaling
+from medenoise.data.io.working_range import from_data
 from medenoise.errors import UserError
 
 # Stored dtypes we can normalise and give back bit-exactly through float32 (24-bit mantissa).
@@ -34,6 +36,15 @@ def set_provenance(
         image.meta.uid_seed = uid_seed
     if series_note is not None:
         image.meta.series_note = series_note
+
+
+def range_provenance(scale: Scaling, short: bool = False) -> str:
+    """The working range in words, for an output's provenance (which values meant 0 and 1)."""
+    lo, hi, source = scale.lo, scale.hi, scale.range_source or "not recorded"
+    if short:  # for 80-character header fields
+        kind = source.split(" (")[0] if source.startswith("data range") else source
+        return f"range {lo:g}..{hi:g} ({kind})"
+    return f"medenoise working range {lo:g}..{hi:g} mapped to [0, 1]: {source}"
 
 
 def suffix_of(path: str | Path) -> str:
@@ -113,10 +124,13 @@ def scaling_for(
     value_range: tuple[float, float] | None = None,
     invert: bool = False,
     range_source: str | None = None,
+    data: np.ndarray | None = None,
 ) -> Scaling:
     """The `Scaling` of stored values: their range mapped through slope/intercept to [0, 1]."""
     # `value_range` (lo, hi) overrides that range, in value units (after slope/intercept);
-    # `range_source` says where the range came from (kept as `Scaling.range_source`).
+    # `range_source` says where the range came from (kept as `Scaling.range_source`). With
+    # the stored values `data`, a nominal range they barely fill gives way to their own range
+    # (`working_range.from_data`).
     dtype = np.dtype(dtype)
     s_lo, s_hi = stored_range if stored_range is not None else nominal_range(dtype)
     if not (np.isfinite(slope) and np.isfinite(inter)) or slope == 0:
@@ -125,11 +139,17 @@ def scaling_for(
             "(damaged header?); fix the header or export the file again",
             path,
         )
+    derived = None
+    if value_range is None and data is not None and np.isfinite(slope) and slope != 0:
+        nominal = (s_lo, s_hi) if dtype.kind in "iu" else (0.0, 1.0)
+        derived = from_data(data, dtype, nominal, slope=slope, inter=inter)
     if value_range is not None:
         lo, hi = (float(v) for v in value_range)
         if not (np.isfinite(lo) and np.isfinite(hi)) or lo == hi:
             raise UserError(f"value range {value_range} must be two different finite numbers", path)
         source = "given value range"
+    elif derived is not None:
+        lo, hi, source = derived
     elif dtype.kind == "f":
         lo, hi = 0.0, 1.0
         source = "float values taken as given"
@@ -157,25 +177,24 @@ def scaling_for(
 
 
 def range_note(image: Image, min_span: float = 1 / 16) -> str | None:
-    """A hint when integer data fill under `min_span` of their range (or floats leave [0, 1])."""
-    # Signed 16-bit CT/MR typically occupy ~3 % of the int16 range (tissue at 0.50-0.53), so
-    # noise levels given in 1/255 of the range mean little; `--range LO,HI` fixes that.
+    """A hint when 8-bit data fill under `min_span` of 0..255 (kept there: the models' scale)."""
+    # Wider integers and floats far from [0, 1] get their working range from the data on read
+    # (`working_range.from_data`), so only 8-bit images can still sit in a sliver of their
+    # range; a given or derived range needs no hint.
     scale = image.meta.scaling
-    source = scale.range_source
+    source = scale.range_source or ""
     array = np.asarray(image.array)
-    if source in (None, "given value range") or array.size == 0:
+    if source == "given value range" or source.startswith("data range") or array.size == 0:
+        return None
+    if np.dtype(scale.dtype).itemsize != 1 or np.dtype(scale.dtype).kind not in "iu":
         return None
     a, b = float(array.min()), float(array.max())
-    lo, hi = scale.lo, scale.hi
-    if np.dtype(scale.dtype).kind == "f":
-        if a >= -0.25 and b <= 1.25:
-            return None
-        text = f"float values span {a:g} to {b:g}, not [0, 1] ({source})"
-    elif b - a < min_span:
-        text = f"values fill only {a:.3f}-{b:.3f} of the range [{lo:g}, {hi:g}] ({source})"
-    else:
+    if b - a >= min_span:
         return None
-    return text + "; noise levels are relative to that range, pass --range LO,HI to set it"
+    return (
+        f"values fill only {a:.3f}-{b:.3f} of the range [{scale.lo:g}, {scale.hi:g}] "
+        f"({source}); noise levels are relative to that range, pass --range LO,HI to set it"
+    )
 
 
 def normalise(stored: np.ndarray, scale: Scaling) -> np.ndarray:
@@ -205,6 +224,21 @@ def denormalise(image: Image) -> np.ndarray:
     return np.clip(np.rint(stored), qmin, qmax).astype(dtype)
 
 
+def match_range(image: Image, reference: Image) -> Image:
+    """`image` on the working range of `reference`, so that a pair means the same values."""
+    # Files of one stored type only: the same stored value then means the same thing in both.
+    # Files of different types (an 8-bit clean image with a 16-bit noisy one) each keep their
+    # own range, as before: their value units differ.
+    ref, own = reference.meta.scaling, image.meta.scaling
+    if own.dtype != ref.dtype or (own.lo, own.hi) == (ref.lo, ref.hi):
+        return image
+    name = Path(reference.meta.source).name if reference.meta.source else "its reference"
+    source = f"the range of {name}: {ref.range_source}"
+    meta = image.meta.copy()
+    meta.scaling = dataclasses.replace(own, lo=ref.lo, hi=ref.hi, range_source=source)
+    return Image(normalise(denormalise(image), meta.scaling), meta)
+
+
 def to_hwc(array: np.ndarray, path: str | Path | None, *, stack: bool = False) -> np.ndarray:
     """(H, W) -> (H, W, 1); with `stack`, (S, H, W) -> (S, H, W, 1). Rejects more than 4-D."""
     if array.ndim > 4:
@@ -223,10 +257,12 @@ def from_array(array: np.ndarray, value_range: tuple[float, float] | None = None
         raise UserError(f"expected an (H, W), (H, W, C) or (S, H, W, C) array, got {array.shape}")
     if array.ndim >= 3 and array.shape[-1] not in (1, 3):
         raise UserError(f"last axis must be 1 (gray) or 3 (RGB) channels, got {array.shape}")
-    meta = ImageMeta(
-        format="array", ndim=array.ndim, scaling=scaling_for(dtype, None, value_range=value_range)
-    )
     stored = to_hwc(array.astype(dtype), None)
+    # Float arrays in memory are on the caller's own scale and must come back from `to_array`
+    # to float32 precision, so only integer arrays get a working range from their values.
+    data = stored if dtype.kind in "iu" else None
+    scaling = scaling_for(dtype, None, value_range=value_range, data=data)
+    meta = ImageMeta(format="array", ndim=array.ndim, scaling=scaling)
     return Image(normalise(stored, meta.scaling), meta)
 
 

@@ -21,6 +21,7 @@ from medenoise.data.io.common import (
     damaged,
     denormalise,
     normalise,
+    range_provenance,
     scaling_for,
 )
 from medenoise.data.io.meta import DicomInfo
@@ -167,6 +168,7 @@ def _image_from(ds: Any, path: Path, value_range: tuple[float, float] | None) ->
         value_range=value_range,
         invert=photometric == "MONOCHROME1",
         range_source=range_source,
+        data=array,
     )
     meta = ImageMeta(
         format="dicom",
@@ -324,6 +326,10 @@ def _mark_derived(ds: Any, image: Image, generate_uid: Any) -> None:
     image_type = list(ds.get("ImageType", []) or [])
     ds.ImageType = ["DERIVED", "SECONDARY", *[str(v) for v in image_type[2:]]]
     ds.DerivationDescription = str(derivation)[:1024]
+    # Which values the processing saw as 0 and 1, next to any comment the source had.
+    comments = str(ds.get("ImageComments", "") or "").strip()
+    ranged = range_provenance(image.meta.scaling)
+    ds.ImageComments = (f"{comments}; {ranged}" if comments else ranged)[:10240]
     description = str(ds.get("SeriesDescription", "") or "")
     note = image.meta.series_note or "denoised"
     ds.SeriesDescription = f"{description} {note}".strip()[:64]

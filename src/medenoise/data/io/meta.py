@@ -62,6 +62,13 @@ class TiffInfo:
 
 
 @dataclass
+class SeriesInfo:
+    """The slices of a DICOM series read as one volume: each slice's own meta, in slice order."""
+
+    slices: list[ImageMeta]
+
+
+@dataclass
 class ImageMeta:
     """What is known about an image besides its pixels; `copy()` it before editing a copy."""
 
@@ -79,6 +86,7 @@ class ImageMeta:
     dicom: DicomInfo | None = None
     nifti: NiftiInfo | None = None
     tiff: TiffInfo | None = None
+    series: SeriesInfo | None = None  # a DICOM series read as one volume (`io.series`)
 
     def copy(self) -> ImageMeta:
         """A shallow copy: provenance can be set on it without touching this one."""

@@ -22,6 +22,7 @@ from medenoise.data.io.common import (
     damaged,
     denormalise,
     normalise,
+    range_provenance,
     scaling_for,
 )
 from medenoise.data.io.meta import NiftiInfo
@@ -114,6 +115,7 @@ def read_nifti(
         value_range=value_range,
         range_source=f"{dtype.name} range"
         + (f", scl_slope {slope:g} scl_inter {inter:g}" if scaled else ""),
+        data=raw,
     )
     meta = ImageMeta(format="nifti", source=str(path), scaling=scale, nifti=info)
     return Image(normalise(stack[..., None], scale), meta)
@@ -146,5 +148,7 @@ def write_nifti(path: Path, image: Image) -> None:
         data = planes if planes.ndim == 2 else planes.transpose(1, 2, 0)
         img = nib.Nifti1Image(data, np.eye(4))
         img.header.set_data_dtype(data.dtype)
+    # descrip (80 characters) says which values the processing saw as 0 and 1.
+    img.header["descrip"] = range_provenance(image.meta.scaling, short=True)[:79].encode()
     with atomic_write(path, image) as tmp:
         nib.save(img, tmp)

@@ -79,7 +79,7 @@ def read_raster(path: Path, value_range: tuple[float, float] | None = None) -> I
     meta = ImageMeta(
         format="jpeg" if fmt in ("jpeg", "mpo") else "png",
         source=str(path),
-        scaling=scaling_for(array.dtype, path, value_range=value_range),
+        scaling=scaling_for(array.dtype, path, value_range=value_range, data=array),
         alpha_dropped=alpha_dropped,
     )
     return Image(normalise(to_hwc(array, path), meta.scaling), meta)

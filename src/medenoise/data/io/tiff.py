@@ -19,6 +19,7 @@ from medenoise.data.io.common import (
     damaged,
     denormalise,
     normalise,
+    range_provenance,
     scaling_for,
 )
 from medenoise.data.io.meta import TiffInfo
@@ -66,7 +67,7 @@ def read_tiff(path: Path, value_range: tuple[float, float] | None = None) -> Ima
     meta = ImageMeta(
         format="tiff",
         source=str(path),
-        scaling=scaling_for(dtype, path, value_range=value_range),
+        scaling=scaling_for(dtype, path, value_range=value_range, data=array),
         alpha_dropped=alpha_dropped,
         tiff=TiffInfo(stack_axes, tuple(int(n) for n in stack_shape)),
     )
@@ -102,5 +103,15 @@ def write_tiff(path: Path, image: Image) -> None:
             stored,
             photometric="rgb" if rgb else "minisblack",
             planarconfig="contig" if rgb else None,
-            metadata={"axes": axes},
+            metadata=_metadata(image, axes),
         )
+
+
+def _metadata(image: Image, axes: str) -> dict:
+    """The JSON ImageDescription: axes, and which values the processing saw as 0 and 1."""
+    scale = image.meta.scaling
+    meta = {"axes": axes, "value_range": [scale.lo, scale.hi]}
+    meta["range_source"] = range_provenance(scale)
+    if image.meta.derivation:
+        meta["derivation"] = image.meta.derivation
+    return meta
