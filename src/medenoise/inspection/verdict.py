@@ -1,0 +1,148 @@
+"""From measurements to advice: one decision table, in plain words, with the model to run.
+
+Thresholds are named constants; the comments say which measurements (docs/inspect.md) set
+them. Order matters: no noise, then correlation (blind-spot models would erase detail), then
+heavy clipping, then signal dependence, then white noise.
+"""
+
+from __future__ import annotations
+
+from medenoise.inspection.profile import NoiseProfile, Verdict
+
+# Correlated: lag-1 correlation at or above this along x or y. White noise measures at most
+# 0.27 (Set12 + σ 25: 0.04-0.27, texture leaking in; W2S and FMD frames: 0.02-0.12; white
+# noise on grey: 0.00); CT reconstructions 0.42-0.80, interpolated cardiac MR 0.86 and
+# resampled chest X-rays 0.67-0.72 measure above it (docs/inspect.md).
+CORR_LAG1 = 0.35
+# Signal-dependent: the fitted variance grows at least SD_RATIO times across the measured
+# intensities with a fit of R² ≥ SD_R2 (W2S and FMD frames: R² ≥ 0.95; white noise: R² ≈ 0).
+SD_RATIO = 2.0
+SD_R2 = 0.7
+# Heavily clipped: at least this fraction of values at a range end or pile-up; below it, but
+# above CLIP_NOTE, the message only mentions it (CT air clipped at -1024 HU: about 6 %).
+HEAVY_CLIP = 0.2
+CLIP_NOTE = 0.01
+# No measurable noise: Haar σ under this many steps of the stored precision (a clean 8-bit
+# photo such as skimage's camera measures 0.7 steps).
+NO_NOISE_STEPS = 1.0
+# ssdn-gauss5-50-gray estimates σ per image within its trained σ 5-50 (0..255 scale).
+GAUSS_RANGE = (5.0, 50.0)
+# ssdn-poisson-gray: Poisson with 30 photons at intensity 1, i.e. a = 1/30, b = 0.
+POISSON30_A = 1.0 / 30.0
+# ssdn-pg-fmd learned variance = 0.01419 x - 0.00018 on FMD confocal frames (this
+# inspector measures 0.0152-0.0167 x - 0.0002 on those frames).
+FMD_A = 0.01419
+MATCH = 0.3  # a fitted a within ±30 % of a model's counts as that model's noise
+
+
+def _clip_sentence(profile: NoiseProfile) -> str:
+    """' About N % of the values are clipped ...' when worth saying, else ''."""
+    clipped = profile.clipped_low + profile.clipped_high
+    if clipped < CLIP_NOTE:
+        return ""
+    where = "darkest" if profile.clipped_low >= profile.clipped_high else "brightest"
+    return (
+        f" {clipped:.0%} of the values are cut off at the {where} end, where the noise "
+        "cannot be seen."
+    )
+
+
+def _signal_dependent(profile: NoiseProfile) -> bool:
+    """True when the variance clearly grows with intensity along a good straight line."""
+    if profile.pg_a <= 0 or profile.pg_fit_r2 < SD_R2 or not profile.bins:
+        return False
+    x_lo, x_hi = profile.extra.get("intensity_span", (0.0, 1.0))
+    v_lo = profile.pg_a * x_lo + profile.pg_b
+    v_hi = profile.pg_a * x_hi + profile.pg_b
+    return v_hi > 0 and (v_lo <= 0 or v_hi >= SD_RATIO * v_lo)
+
+
+def _signal_dependent_verdict(profile: NoiseProfile, channels: int, note: str) -> Verdict:
+    """Brighter areas are noisier: the trained model of that level, else VST + BM3D."""
+    a, b = profile.pg_a, profile.pg_b
+    text = (
+        "The noise grows with brightness (photon noise, variance "
+        f"{a:.3g}·intensity {'+' if b >= 0 else '-'} {abs(b):.2g})."
+    )
+    if channels == 1 and abs(a - POISSON30_A) <= MATCH * POISSON30_A and abs(b) <= 0.1 * a:
+        return Verdict("signal-dependent", text + note, "ssdn-poisson-gray")
+    if channels == 1 and abs(a - FMD_A) <= MATCH * FMD_A:
+        # the FMD model's noise is fixed (learned once), so only a matching level fits it
+        return Verdict("signal-dependent", text + note, "ssdn-pg-fmd")
+    spec = f"pg:a={a:.4g},b={b:.3g}"
+    return Verdict(
+        "signal-dependent",
+        text + " No trained model matches this level; a variance-stabilised BM3D does." + note,
+        "vst-bm3d",
+        ("--noise", spec),
+    )
+
+
+def _white_verdict(profile: NoiseProfile, channels: int, note: str) -> Verdict:
+    """Independent noise of one level everywhere: the per-image SSDN model within its range."""
+    s255 = profile.sigma * 255
+    text = f"The noise looks like independent, even grain (σ {s255:.3g} on a 0-255 scale)."
+    if channels == 1 and GAUSS_RANGE[0] <= s255 <= GAUSS_RANGE[1]:
+        return Verdict("white", text + note, "ssdn-gauss5-50-gray")
+    why = (
+        " No colour model is trained for it; BM3D handles colour."
+        if channels != 1
+        else f" That is outside the σ {GAUSS_RANGE[0]:g}-{GAUSS_RANGE[1]:g} the trained model "
+        "knows (pass --range LO,HI to change the scale), so BM3D at the measured level."
+    )
+    return Verdict("white", text + why + note, "bm3d", ("--noise", f"gaussian:{s255:.3g}"))
+
+
+def decide(
+    profile: NoiseProfile,
+    *,
+    channels: int = 1,
+) -> Verdict:
+    """The verdict for one profile: what the noise is, in words, and what to run."""
+    note = _clip_sentence(profile)
+    clipped = profile.clipped_low + profile.clipped_high
+    if profile.extra.get("flat_blocks", 0) == 0 and profile.sigma == 0:
+        if clipped >= HEAVY_CLIP:
+            text = f"{clipped:.0%} of the values are cut off at the ends of the range; "
+            return Verdict("clipped", text + "no noise can be measured in what is left.", None)
+        if profile.extra.get("blocks", 0) == 0:
+            return Verdict("no-noise", "No noise could be measured: the image is flat.", None)
+        return Verdict("unknown", "Too few smooth areas to measure the noise.", None)
+    # one step of the stored values on the working scale (float data: 1e-4)
+    if profile.sigma < NO_NOISE_STEPS * profile.extra.get("precision", 1e-4):
+        lag1 = profile.lag1_correlation
+        slow = (
+            f" What varies is smooth (neighbouring pixels correlate {lag1:.1f}): the image "
+            "was already smoothed or resampled."
+            if lag1 >= CORR_LAG1
+            else ""
+        )
+        return Verdict(
+            "no-noise",
+            "No measurable fine-grained noise: neighbouring pixels in smooth areas differ by "
+            "less than the stored precision. Nothing to denoise." + slow + note,
+            None,
+        )
+    lag1 = profile.lag1_correlation
+    if lag1 >= CORR_LAG1:
+        std255 = profile.extra.get("noise_std", profile.sigma) * 255
+        return Verdict(
+            "correlated",
+            f"The noise is correlated between neighbouring pixels ({lag1:.1f}): blind-spot "
+            "models would remove detail along with it. BM3D at the measured level is the safe "
+            "choice (or no denoising); models for correlated noise are not available yet." + note,
+            "bm3d",
+            ("--noise", f"gaussian:{std255:.3g}"),
+            blind_spot_safe=False,
+        )
+    if clipped >= HEAVY_CLIP:
+        return Verdict(
+            "clipped",
+            f"{clipped:.0%} of the values are cut off at "
+            "the ends of the range, so the noise there is hidden and its statistics are "
+            "distorted. Check the acquisition or export settings; BM3D is the cautious choice.",
+            "bm3d",
+        )
+    if _signal_dependent(profile):
+        return _signal_dependent_verdict(profile, channels, note)
+    return _white_verdict(profile, channels, note)

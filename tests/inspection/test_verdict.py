@@ -1,0 +1,91 @@
+"""The decision table: each kind of noise gets its verdict, model and blind-spot safety."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.signal import convolve2d
+
+from medenoise.inspection.estimate import measure
+from medenoise.inspection.profile import NoiseProfile
+from medenoise.inspection.verdict import decide
+
+
+def profile(**changes) -> NoiseProfile:
+    """A white-noise profile at σ 20/255 with the given fields changed."""
+    fields = dict(
+        source="x.png", shape=(64, 64, 1), value_range=(0.0, 255.0), range_source="uint8 range",
+        sigma=20 / 255, pg_a=0.0, pg_b=(20 / 255) ** 2, pg_fit_r2=0.0, corr_x=(0.0, 0.0, 0.0),
+        corr_y=(0.0, 0.0, 0.0), clipped_low=0.0, clipped_high=0.0, bins=((0.5, 0.006),),
+        extra={"precision": 1 / 255, "flat_blocks": 10, "blocks": 16,
+               "intensity_span": (0.1, 0.9), "noise_std": 0.08},
+    )  # fmt: skip
+    fields.update(changes)
+    return NoiseProfile(**fields)
+
+
+def test_white_noise_measured_and_judged_white():
+    noisy = 0.5 + np.random.default_rng(0).normal(0.0, 20 / 255, (256, 256))
+    p = measure(noisy[..., None])
+    v = decide(p)
+    assert v.kind == "white" and v.model == "ssdn-gauss5-50-gray" and v.blind_spot_safe
+
+
+def test_correlated_noise_is_not_blind_spot_safe():
+    rng = np.random.default_rng(1)
+    noise = convolve2d(rng.normal(size=(260, 260)), np.ones((3, 3)) / 3, mode="valid")
+    p = measure((0.5 + 0.05 * noise[:256, :256])[..., None])
+    v = decide(p)
+    assert v.kind == "correlated"
+    assert v.blind_spot_safe is False
+    assert v.model == "bm3d" and "blind-spot" in v.message
+    assert f"({p.lag1_correlation:.1f})" in v.message
+
+
+def test_white_outside_the_trained_range_gets_bm3d_at_the_level():
+    v = decide(profile(sigma=80 / 255))
+    assert v.kind == "white" and v.model == "bm3d" and v.options == ("--noise", "gaussian:80")
+    colour = decide(profile(), channels=3)
+    assert colour.model == "bm3d"
+
+
+@pytest.mark.parametrize(
+    "a, b, model",
+    [
+        (1 / 30, 0.0, "ssdn-poisson-gray"),
+        (0.0158, -0.0002, "ssdn-pg-fmd"),
+        (0.1, -0.005, "vst-bm3d"),
+    ],
+)
+def test_signal_dependent_models(a, b, model):
+    v = decide(profile(pg_a=a, pg_b=b, pg_fit_r2=0.98))
+    assert v.kind == "signal-dependent" and v.model == model
+    if model == "vst-bm3d":
+        assert v.options[0] == "--noise" and v.options[1].startswith("pg:a=0.1,b=")
+
+
+def test_poor_fit_or_flat_variance_is_not_signal_dependent():
+    assert decide(profile(pg_a=0.01, pg_b=0.001, pg_fit_r2=0.3)).kind == "white"
+    assert decide(profile(pg_a=0.0005, pg_b=0.005, pg_fit_r2=0.95)).kind == "white"
+
+
+def test_clipping_no_noise_and_unknown():
+    v = decide(profile(clipped_low=0.3))
+    assert v.kind == "clipped" and "30%" in v.message
+    note = decide(profile(clipped_high=0.05))
+    assert note.kind == "white" and "5% of the values are cut off" in note.message
+    quiet = decide(profile(sigma=0.5 / 255))
+    assert quiet.kind == "no-noise" and quiet.model is None
+    flat = decide(profile(sigma=0.0, extra={"blocks": 0, "flat_blocks": 0}))
+    assert flat.kind == "no-noise" and flat.model is None
+    small = decide(profile(sigma=0.0, extra={"blocks": 3, "flat_blocks": 0}))
+    assert small.kind == "unknown" and small.model is None
+
+
+def test_correlation_threshold_and_smoothed_images():
+    from medenoise.inspection.verdict import CORR_LAG1
+
+    assert decide(profile(corr_y=(CORR_LAG1 + 0.01, 0.0, 0.0))).kind == "correlated"
+    assert decide(profile(corr_x=(CORR_LAG1 - 0.01, 0.0, 0.0))).kind == "white"
+    smoothed = decide(profile(sigma=0.5 / 255, corr_x=(0.7, 0.4, 0.2)))
+    assert smoothed.kind == "no-noise" and "already smoothed or resampled" in smoothed.message
