@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from medenoise.inspection.profile import NoiseProfile
+from medenoise.inspection.verdict import CORR_LAG1
 
 # Calibrated thresholds (docs/guard.md has the table they were chosen from, with margins).
 ENERGY_LIMIT = 2.5  # removed rms / expected noise rms above which too much was removed
@@ -22,7 +23,7 @@ LOW_FREQ_LIMIT = 0.35  # share of the removed energy at frequencies the noise ba
 NOISE_LOW_SHARE = 0.05  # "barely reaches": the noise spectrum holds this share below the cutoff
 EDGE_LIMIT = 0.35  # correlation of the removed local energy with the output's edge strength
 RANGE_LIMIT = 0.10  # output beyond the input's min/max by this fraction of the input's span
-CORRELATION_LIMIT = 0.3  # noise lag-1 correlation a blind-spot model cannot represent
+CORRELATION_LIMIT = CORR_LAG1  # the inspector's: lag-1 noise correlation blind spots miss
 BLIND_SPOT_METHODS = ("ssdn", "n2v")  # methods that assume noise independent between pixels
 MAX_PLANES = 16  # planes of a stack or volume (spread evenly) the spatial figures look at
 NOISE_FLOOR = 1e-7  # expected noise std below this (on [0, 1]) counts as this
@@ -213,7 +214,7 @@ def _check_correlation(profile: NoiseProfile, model: ModelInfo | None, result: G
         return
     lag1 = profile.lag1_correlation
     unsafe = profile.verdict is not None and not profile.verdict.blind_spot_safe
-    if lag1 > CORRELATION_LIMIT or unsafe:
+    if lag1 >= CORRELATION_LIMIT or unsafe:
         result.findings.append(
             f"the noise is correlated between neighbouring pixels ({lag1:.2f}), which a "
             f"blind-spot model ({model.method}) cannot tell apart from detail"

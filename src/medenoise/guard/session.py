@@ -19,33 +19,15 @@ from medenoise.inspection.profile import NoiseProfile
 
 
 def profile_of(image) -> NoiseProfile:
-    """The inspector's noise measurement (with its verdict) of one read `Image`."""
-    try:
-        from medenoise.inspection import measure_image
-    except ImportError:  # inspector estimators not present: a white Gaussian estimate
-        return white_profile(image)
-    return measure_image(image)
+    """The inspector's noise measurement of one read `Image`, with its verdict."""
+    import dataclasses
 
+    from medenoise.inspection.estimate import measure_image
+    from medenoise.inspection.verdict import decide
 
-def white_profile(image) -> NoiseProfile:
-    """A white Gaussian noise profile of `image` (no verdict): σ from the finest Haar
-    diagonal coefficients of each plane (`methods.classical.estimate_sigma`), median."""
-    import numpy as np
-
-    from medenoise.methods.classical import estimate_sigma
-
-    array = np.asarray(image.array)
-    planes = array.reshape(-1, *array.shape[-3:])
-    picks = np.unique(np.linspace(0, len(planes) - 1, min(len(planes), 8)).astype(int))
-    small = min(planes.shape[1:3]) < 2  # no Haar coefficient to measure on
-    sigma = np.nan if small else float(np.median([estimate_sigma(planes[i]) for i in picks]))
-    scale = image.meta.scaling
-    return NoiseProfile(
-        source=str(image.meta.source), shape=tuple(array.shape), value_range=(scale.lo, scale.hi),
-        range_source=str(scale.range_source), sigma=sigma, pg_a=0.0, pg_b=sigma**2,
-        pg_fit_r2=0.0, corr_x=(0.0, 0.0, 0.0), corr_y=(0.0, 0.0, 0.0), clipped_low=0.0,
-        clipped_high=0.0,
-    )  # fmt: skip
+    profile = measure_image(image, source=str(image.meta.source or ""))
+    verdict = decide(profile, channels=int(image.array.shape[-1]))
+    return dataclasses.replace(profile, verdict=verdict)
 
 
 def profile_summary(profile: NoiseProfile) -> dict[str, Any]:
