@@ -73,7 +73,13 @@ def cases(data: Path, quick: bool):
         out.append(("mr_cardiac", "fail", p.name, p, "ssdn-gauss5-50-gray"))
     for p in ct:  # narrow band: CT fills a sliver of the int16 range
         out.append(
-            ("ct int16 range", "fail", p.name, (p, (-32768.0, 32767.0)), "ssdn-gauss5-50-gray")
+            (
+                "ct int16 range",
+                "fail",
+                f"{p.parent.name}/{p.name}",
+                (p, (-32768.0, 32767.0)),
+                "ssdn-gauss5-50-gray",
+            )
         )
     for p in set12:
         out.append(
@@ -150,14 +156,17 @@ def flags(row: dict) -> list[str]:
 
 
 def load_rows(sources: list[Path]) -> list[dict]:
-    """Rows from `run`'s JSON files or its printed JSON lines, in order."""
-    rows = []
+    """Rows from `run`'s JSON files or its printed JSON lines, in order; a case that a later
+    source measured again (a run resumed with --sets) keeps the later row."""
+    rows: list[dict] = []
     for source in sources:
         text = source.read_text().strip()
         if text.startswith("["):
-            rows += json.loads(text)
+            new = json.loads(text)
         else:
-            rows += [json.loads(ln) for ln in text.splitlines() if ln.startswith("{")]
+            new = [json.loads(ln) for ln in text.splitlines() if ln.startswith("{")]
+        seen = {(r["set"], r["image"], r["model"]) for r in new}
+        rows = [r for r in rows if (r["set"], r["image"], r["model"]) not in seen] + new
     return rows
 
 

@@ -153,3 +153,11 @@ def test_profile_scale_conversion():
     p = profile(0.01)
     p = NoiseProfile(**{**p.__dict__, "value_range": (-1024.0, 3071.0)})
     np.testing.assert_allclose(to_profile_scale(working, scaling, p), [0.0, 1024 / 4095, 1.0])
+
+
+def test_unmeasured_noise_checks_only_the_range():
+    clean = textured()
+    none = profile(0.0)  # the inspector found nothing to measure
+    smooth = check_output(clean, ndimage.gaussian_filter(clean, 2), none, BM3D)
+    assert not smooth.flagged and "only the output's range" in smooth.skipped
+    assert check_output(clean, clean * 3, none, BM3D).flagged

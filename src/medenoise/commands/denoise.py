@@ -81,7 +81,7 @@ def denoise(
             device=parse_device(device).torch,
         )  # fmt: skip
         denoiser = _denoiser(model, jobs, options, trust_pickle, adapt, adapt_lr, noise, vrange)
-    guarded = session.GuardedDenoiser(denoiser, strict=strict)
+    guarded = session.GuardedDenoiser(denoiser, strict=strict, name=model)
     reading = dict(noise=noise, value_range=vrange, axis=slice_axis, overwrite=overwrite)
     try:
         process_files(jobs, lambda job: denoise_file(guarded, job, **reading), skip_bad)

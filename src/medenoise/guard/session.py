@@ -51,10 +51,10 @@ class GuardedDenoiser:
     """A denoiser whose every `denoise_image` is checked by the guard: a flagged output gets
     one `warning:` line, or with `strict` a UserError (the file is then not written)."""
 
-    def __init__(self, inner, strict: bool = False):
+    def __init__(self, inner, strict: bool = False, name: str | None = None):
         self.inner = inner
         self.strict = strict
-        self.info = checks.model_info(inner)
+        self.info = checks.model_info(inner, name)
         self.records: list[dict[str, Any]] = []
 
     def __getattr__(self, name: str):
