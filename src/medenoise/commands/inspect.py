@@ -71,8 +71,9 @@ def inspect(
 
 # --- what to measure and how to read it: swap these two for DICOM series read as volumes
 def inspection_units(inputs) -> tuple[list[tuple[str, Path]], list[UserError]]:
-    """(label, unit) per image to measure: every file the inputs name, folders recursively;
-    and the inputs that name none (missing, or a folder without images)."""
+    """(label, unit) per image the inputs name, and the inputs that name none."""
+    # Folders are searched recursively; a missing input or a folder without images is a
+    # problem of its own, reported while the others are still inspected.
     from medenoise.planning import find_images
 
     units, problems = [], []

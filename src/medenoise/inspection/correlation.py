@@ -43,8 +43,8 @@ def _pairs(block: int, dy: int, dx: int) -> tuple[np.ndarray, np.ndarray]:
 
 @functools.lru_cache(maxsize=4)
 def bias_matrix(block: int) -> np.ndarray:
-    """M[d, k]: expected mean lag-d product of detrended noise whose only correlation is
-    1 at lag ±k (k = 0: white noise of variance 1)."""
+    """M[d, k]: expected mean lag-d product of detrended noise correlated only at lag ±k."""
+    # k = 0: white noise of variance 1; other k: correlation 1 at lag ±k and nowhere else.
     q_mat = detrend_matrix(block)
     lags = half_plane_lags()
     pairs = [_pairs(block, dy, dx) for dy, dx in lags]
@@ -72,8 +72,8 @@ def raw_lag_products(residuals: np.ndarray) -> np.ndarray:
 
 
 def solve_correlation(products: np.ndarray, block: int) -> tuple[np.ndarray, float]:
-    """Correlation per half-plane lag (lag 0 = 1) and the noise variance, from the raw mean
-    lag products of detrended blocks, with the detrending bias removed."""
+    """Correlation per half-plane lag and the noise variance, with the detrending bias removed."""
+    # `products`: raw mean lag products of detrended blocks (raw_lag_products).
     m = bias_matrix(block)
     if products[0] <= 0:
         return np.r_[1.0, np.zeros(len(products) - 1)], 0.0

@@ -47,8 +47,8 @@ _MAD_TO_STD = 0.6744897501960817  # median(|N(0,1)|)
 
 
 def haar_sigma(blocks: np.ndarray) -> float:
-    """Gaussian σ by the MAD of finest orthonormal Haar diagonal coefficients (Donoho 1995),
-    over the given (n, B, B) blocks (B even, so no 2×2 cell straddles two blocks)."""
+    """Gaussian σ of (n, B, B) blocks by the MAD of their finest Haar diagonal coefficients."""
+    # Donoho 1995; B is even, so no 2×2 cell straddles two blocks.
     # The same estimator as methods.classical.estimate_sigma (a test keeps them equal),
     # restricted to flat blocks; importing that module would load the training stack.
     if blocks.size == 0:
@@ -85,8 +85,9 @@ def cut_blocks(plane: np.ndarray, block: int) -> np.ndarray:
 
 
 def range_ends(scaling=None) -> tuple[float, float]:
-    """Working-scale values of the range's ends: 0 and 1, moved inwards to the stored type's
-    limits when those map inside (0, 1) (an integer type's extremes under a given --range)."""
+    """Working-scale values of the range's ends, where values are clipped."""
+    # 0 and 1, moved inwards to the stored type's limits when those map inside (0, 1) (an
+    # integer type's extremes under a given --range).
     low, high = [0.0], [1.0]
     if scaling is not None and np.dtype(scaling.dtype).kind in "iu":
         info = np.iinfo(np.dtype(scaling.dtype))
@@ -108,10 +109,10 @@ def precision(scaling=None) -> float:
 
 
 def pileups(values: np.ndarray) -> tuple[float | None, float | None]:
-    """Values where the data pile up at their low and high extremes (a scanner's clip, e.g.
-    CT air at -1024 HU), or None: among the two lowest (highest) distinct values, one holding
-    at least PILEUP of the pixels, SPIKE times its inner neighbour, and adjacent to it
-    (constant padding far outside the data's range is not a clip)."""
+    """Values where the data pile up at their low and high ends (a scanner's clip), or None."""
+    # Among the two lowest (highest) distinct values, one holding at least PILEUP of the
+    # pixels, SPIKE times its inner neighbour, and adjacent to it: CT air clipped at -1024 HU
+    # is one; constant padding far outside the data's range (-3024 HU) is not.
     u, c = np.unique(values, return_counts=True)
     if len(u) < 4:
         return None, None
@@ -129,8 +130,8 @@ def pileups(values: np.ndarray) -> tuple[float | None, float | None]:
 
 
 def clip_levels(planes, scaling=None) -> tuple[float, float, float | None, float | None]:
-    """(bottom end, top end, bottom pile-up, top pile-up): values at or beyond an end, or
-    equal to a pile-up value, are clipped."""
+    """(bottom end, top end, bottom pile-up, top pile-up) of the measured planes."""
+    # Values at or beyond an end, or equal to a pile-up value, count as clipped.
     low, high = range_ends(scaling)
     sample = np.concatenate([np.ravel(p) for p in planes]) if planes else np.zeros(0)
     spike_low, spike_high = pileups(sample) if sample.size else (None, None)
@@ -176,8 +177,8 @@ def laplacian(plane: np.ndarray) -> np.ndarray:
 
 
 def laplacian_gain(cmap: np.ndarray) -> float:
-    """Variance of the Laplacian residual per unit noise variance, for noise with correlation
-    map `cmap` (lags -3..3): sum over tap pairs of h_u h_v rho(u - v)."""
+    """Laplacian residual variance per unit noise variance under the correlation map `cmap`."""
+    # sum over tap pairs of h_u h_v rho(u - v); 1 for white noise
     taps = [((i - 1, j - 1), w) for (i, j), w in np.ndenumerate(LAPLACIAN) if w]
     return float(
         sum(
@@ -189,11 +190,9 @@ def laplacian_gain(cmap: np.ndarray) -> float:
 
 
 def block_statistics(planes, block: int, levels) -> dict[str, np.ndarray]:
-    """Per usable block: mean, Laplacian and detrended variances, raw pixels and the
-    detrended residual.
-
-    Blocks touching a clip level (their noise is cut off) or perfectly constant (padding,
-    masked background) are left out."""
+    """Per usable block: mean, Laplacian and detrended variances, pixels, detrended residual."""
+    # Blocks touching a clip level (their noise is cut off) or perfectly constant (padding,
+    # masked background) are left out.
     q_mat = detrend_matrix(block)
     n_pix = block * block
     parts: dict[str, list[np.ndarray]] = {k: [] for k in ("raw", "mean", "lap", "var", "res")}
@@ -249,7 +248,9 @@ def fit_line(x: np.ndarray, v: np.ndarray, n: np.ndarray) -> tuple[float, float,
     """Robust line v = a·x + b through the bins, and its R² (weighted by blocks per bin)."""
     if len(x) == 0:
         return 0.0, 0.0, 0.0
-    if len(x) == 1 or np.ptp(x) <= 1e-12:
+    # Bins spanning less than two noise std's (a flat image) cannot tell slope from offset:
+    # report the level as b alone rather than an extrapolated intercept.
+    if len(x) == 1 or np.ptp(x) < 2 * np.sqrt(max(float(np.median(v)), 0.0)):
         return 0.0, float(np.average(v, weights=n)), 0.0
     use = np.ones(len(x), dtype=bool)
     for _ in range(2):
@@ -271,8 +272,9 @@ def fit_line(x: np.ndarray, v: np.ndarray, n: np.ndarray) -> tuple[float, float,
 
 
 def flat_blocks(stats: dict[str, np.ndarray], x: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Blocks whose Laplacian variance is near the noise variance of their intensity bin (no
-    edges, no texture) and whose detrended variance is not raised by smooth structure."""
+    """Mask of the flat blocks: no edges, texture or smooth shading, only noise."""
+    # Laplacian variance near its intensity bin's noise variance (no edges or texture), and
+    # detrended variance not raised by smooth structure.
     # The bins, not the fitted line: noise need not follow a line (CT: air vs tissue).
     expected = np.maximum(np.interp(stats["mean"], x, v), 0.05 * float(np.median(v)))
     flat = stats["lap"] <= FLAT * expected

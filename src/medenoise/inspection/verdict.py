@@ -12,7 +12,7 @@ from medenoise.inspection.profile import NoiseProfile, Verdict
 # Correlated: lag-1 correlation at or above this along x or y. White noise measures at most
 # 0.27 (Set12 + σ 25: 0.04-0.27, texture leaking in; W2S and FMD frames: 0.02-0.12; white
 # noise on grey: 0.00); CT reconstructions 0.42-0.80, interpolated cardiac MR 0.86 and
-# resampled chest X-rays 0.67-0.72 measure above it (docs/inspect.md).
+# chest X-rays 0.49-0.72 measure above it (docs/inspect.md).
 CORR_LAG1 = 0.35
 # Signal-dependent: the fitted variance grows at least SD_RATIO times across the measured
 # intensities with a fit of R² ≥ SD_R2 (W2S and FMD frames: R² ≥ 0.95; white noise: R² ≈ 0).
