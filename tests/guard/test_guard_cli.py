@@ -128,7 +128,7 @@ def test_without_model_the_verdict_chooses(cli, tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     assert chosen == ["identity"]
     notes = stderr_lines(result, "note:")
-    assert len(notes) == 1 and "flat.tif" in notes[0] and "first input" in notes[0]
+    assert len(notes) == 1 and "flat.tif" in notes[0] and "first readable input" in notes[0]
     assert "--model identity --range 0,2" in notes[0] and "White noise" in notes[0]
     np.testing.assert_allclose(  # identity through the verdict's range gives the input back
         tifffile.imread(tmp_path / "out/texture.tif"), tifffile.imread(src / "texture.tif")
@@ -145,6 +145,18 @@ def test_without_model_a_verdict_without_model_refuses(cli, tmp_path, monkeypatc
     assert len(errors) == 1, result.output
     assert "No measurable noise" in errors[0] and "medenoise inspect" in errors[0]
     assert "flat.tif" in errors[0] and not (tmp_path / "out").exists()
+
+
+def test_without_model_an_unreadable_first_file_is_passed_over(cli, tmp_path, monkeypatch):
+    src = images(tmp_path / "in")
+    (src / "a_broken.tif").write_bytes(b"not a tiff")
+    verdict = Verdict("white", "White noise.", "identity")
+    monkeypatch.setattr(session, "profile_of", verdict_profile(verdict))
+    result = cli("denoise", src, "-o", tmp_path / "out")
+    assert result.exit_code == 2  # the broken file still fails, on its own line
+    assert "flat.tif" in stderr_lines(result, "note:")[0]
+    assert "a_broken.tif" in stderr_lines(result, "error:")[0]
+    assert (tmp_path / "out/flat.tif").exists() and (tmp_path / "out/texture.tif").exists()
 
 
 def test_real_inspector_on_white_noise_drives_the_default(cli, tmp_path, monkeypatch):

@@ -92,16 +92,24 @@ def denoise(
 
 
 def _choose(jobs, vrange, axis, noise, ensemble):
-    """The inspector's model for this run (from the first input), announced in a note."""
+    """The inspector's model for this run (from the first readable input), announced in a
+    note; an unreadable file is left to its own error line later."""
     from medenoise.data.io import read
+    from medenoise.errors import UserError
 
     if not jobs:
         fail("no --model given and no input to inspect: pass --model")
-    first = jobs[0].src
-    choice = session.choose_model(first, read(first, value_range=vrange, axis=axis), vrange,
-                                  noise, ensemble)  # fmt: skip
-    typer.echo(choice.note, err=True)
-    return choice
+    errors = []
+    for job in jobs:
+        try:
+            image = read(job.src, value_range=vrange, axis=axis)
+        except UserError as exc:
+            errors.append(exc)
+            continue
+        choice = session.choose_model(job.src, image, vrange, noise, ensemble)
+        typer.echo(choice.note, err=True)
+        return choice
+    raise errors[0]
 
 
 def _denoiser(model: str, jobs, options, trust_pickle: bool, adapt: int, lr: float, noise, vrange):

@@ -163,8 +163,9 @@ def choose_model(first: Path, image, value_range, noise, ensemble) -> Choice:
             )
     extra = f" {' '.join(applied)}" if applied else ""
     note = (
-        f"note: no --model given: inspected {first} (the first input; one model serves the "
-        f"whole run, and every output is still checked): {verdict.message.rstrip('. ')}; "
+        f"note: no --model given: inspected {first} (the first readable input; one model "
+        f"serves the whole run, and every output is still checked): "
+        f"{verdict.message.rstrip('. ')}; "
         f"using --model {verdict.model}{extra}"
     )
     return Choice(verdict.model, chosen["--range"], chosen["--noise"], chosen["--ensemble"], note)
