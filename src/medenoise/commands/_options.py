@@ -73,7 +73,9 @@ Model = Annotated[
     str | None,
     typer.Option(
         help="Model file (.safetensors), zoo name (`medenoise models`) or a training-free "
-        "baseline: bm3d, vst-bm3d, nlm, identity.",
+        "baseline: bm3d, vst-bm3d, nlm, identity. Default: the model `medenoise inspect` "
+        "recommends for the first input (a note says which and why; refused when nothing "
+        "is safe to run).",
         rich_help_panel=MODEL,
     ),
 ]
@@ -115,6 +117,27 @@ SkipBad = Annotated[
     typer.Option(
         help="Exit 0 when some files could not be processed (each is still reported); "
         "without it such a run exits 2 after writing the good files.",
+        rich_help_panel=OUTPUT,
+    ),
+]
+Report = Annotated[
+    Path | None,
+    typer.Option(
+        "--report",
+        help="Write one JSON file with, per output, the guard's figures and findings (what "
+        "was removed vs the measured noise), the model and the noise measured; written even "
+        "when some outputs are flagged. See docs/guard.md.",
+        metavar="FILE.json",
+        rich_help_panel=OUTPUT,
+    ),
+]
+Strict = Annotated[
+    bool,
+    typer.Option(
+        help="An output the guard flags (far more removed than the measured noise, structure "
+        "removed, values far outside the input's, noise the model cannot represent) is an "
+        "error: nothing is written for that file, the others still run, the run exits 2. "
+        "Without it such outputs are written with a `warning:` line.",
         rich_help_panel=OUTPUT,
     ),
 ]

@@ -1,7 +1,10 @@
-"""`medenoise denoise`: plan input → output files, load (or adapt) the model once, then
-denoise file by file."""
+"""`medenoise denoise`: plan input → output files, choose (without --model: the inspector's
+verdict) and load (or adapt) the model once, then denoise file by file, each output checked
+by the guard (medenoise.guard)."""
 
 from __future__ import annotations
+
+import typer
 
 from medenoise.commands._common import fail, parse_device, parse_range, parse_shard, user_errors
 from medenoise.commands._options import (
@@ -18,12 +21,15 @@ from medenoise.commands._options import (
     Out,
     Overwrite,
     PrecisionOpt,
+    Report,
     Shard,
     SkipBad,
+    Strict,
     Tile,
     TrustPickle,
     ValueRange,
 )
+from medenoise.guard import session
 from medenoise.inference.options import Backend
 
 
@@ -39,6 +45,8 @@ def denoise(
     out: Out,
     overwrite: Overwrite = False,
     skip_bad: SkipBad = False,
+    strict: Strict = False,
+    report: Report = None,
     tile: Tile = None,
     batch: Batch = None,
     precision: PrecisionOpt = "32",
@@ -55,18 +63,53 @@ def denoise(
     from medenoise.planning import plan_jobs
 
     with user_errors():
-        if model is None:
-            fail("no --model given: pass a model file from `medenoise train` or a zoo name")
         vrange = parse_range(value_range)
         slice_axis = parse_axis(axis)
+        jobs = plan_jobs(inputs, out, overwrite, shard=parse_shard(shard), check_existing=False)
+        report = session.check_report_path(report, [p for j in jobs for p in (j.src, j.dst)])
+        choice = None
+        if model is None:
+            choice = _choose(jobs, vrange, slice_axis, noise, ensemble)
+            model, vrange, noise, ensemble = (
+                choice.model,
+                choice.value_range,
+                choice.noise,
+                choice.ensemble,
+            )
         options = InferenceOptions(
             tile=tile, batch=batch, precision=precision, ensemble=ensemble, backend=backend,
             device=parse_device(device).torch,
         )  # fmt: skip
-        jobs = plan_jobs(inputs, out, overwrite, shard=parse_shard(shard), check_existing=False)
         denoiser = _denoiser(model, jobs, options, trust_pickle, adapt, adapt_lr, noise, vrange)
+    guarded = session.GuardedDenoiser(denoiser, strict=strict, name=model)
     reading = dict(noise=noise, value_range=vrange, axis=slice_axis, overwrite=overwrite)
-    process_files(jobs, lambda job: denoise_file(denoiser, job, **reading), skip_bad)
+    try:
+        process_files(jobs, lambda job: denoise_file(guarded, job, **reading), skip_bad)
+    finally:  # the report is written whatever the files' fate
+        if report is not None:
+            with user_errors():
+                session.write_report(report, guarded, choice.note if choice else None)
+
+
+def _choose(jobs, vrange, axis, noise, ensemble):
+    """The inspector's model for this run (from the first readable input), announced in a
+    note; an unreadable file is left to its own error line later."""
+    from medenoise.data.io import read
+    from medenoise.errors import UserError
+
+    if not jobs:
+        fail("no --model given and no input to inspect: pass --model")
+    errors = []
+    for job in jobs:
+        try:
+            image = read(job.src, value_range=vrange, axis=axis)
+        except UserError as exc:
+            errors.append(exc)
+            continue
+        choice = session.choose_model(job.src, image, vrange, noise, ensemble)
+        typer.echo(choice.note, err=True)
+        return choice
+    raise errors[0]
 
 
 def _denoiser(model: str, jobs, options, trust_pickle: bool, adapt: int, lr: float, noise, vrange):

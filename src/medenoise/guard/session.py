@@ -1,0 +1,182 @@
+"""The guard during `denoise`: measure each input's noise, check each output, warn (or refuse
+with `--strict`), collect the figures for `--report`; and the model to use when none is given.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from medenoise.errors import UserError
+from medenoise.guard import checks
+from medenoise.inspection.profile import NoiseProfile
+
+
+def profile_of(image) -> NoiseProfile:
+    """The inspector's noise measurement of one read `Image`, with its verdict."""
+    import dataclasses
+
+    from medenoise.inspection.estimate import measure_image
+    from medenoise.inspection.verdict import decide
+
+    profile = measure_image(image, source=str(image.meta.source or ""))
+    verdict = decide(profile, channels=int(image.array.shape[-1]))
+    return dataclasses.replace(profile, verdict=verdict)
+
+
+def profile_summary(profile: NoiseProfile) -> dict[str, Any]:
+    """The measurements a report needs (no per-bin points), with the verdict."""
+    keep = ("value_range", "range_source", "sigma", "pg_a", "pg_b", "pg_fit_r2", "corr_x")
+    keep += ("corr_y", "clipped_low", "clipped_high")
+    summary = {key: getattr(profile, key) for key in keep}
+    verdict = profile.verdict
+    if verdict is not None:
+        summary["verdict"] = {
+            "kind": verdict.kind,
+            "message": verdict.message,
+            "model": verdict.model,
+            "options": list(verdict.options),
+            "blind_spot_safe": verdict.blind_spot_safe,
+        }
+    return summary
+
+
+class GuardedDenoiser:
+    """A denoiser whose every `denoise_image` is checked by the guard: a flagged output gets
+    one `warning:` line, or with `strict` a UserError (the file is then not written)."""
+
+    def __init__(self, inner, strict: bool = False, name: str | None = None):
+        self.inner = inner
+        self.strict = strict
+        self.info = checks.model_info(inner, name)
+        self.records: list[dict[str, Any]] = []
+
+    def __getattr__(self, name: str):
+        # Everything else (config, source, levels) is the wrapped denoiser's.
+        return getattr(self.inner, name)
+
+    def denoise_image(self, image, noise: str | None = None):
+        """Denoise `image` in place like the wrapped denoiser, then check what it removed."""
+        source = image.meta.source or "image"
+        profile = profile_of(image)
+        before = image.array.copy()
+        out = self.inner.denoise_image(image, noise)
+        scaling = image.meta.scaling
+        result = checks.check_output(
+            checks.to_profile_scale(before, scaling, profile),
+            checks.to_profile_scale(out.array, scaling, profile),
+            profile,
+            self.info,
+        )
+        refused = result.flagged and self.strict
+        self.records.append(
+            {"file": str(source), **result.to_dict(), "written": not refused,
+             "profile": profile_summary(profile)}
+        )  # fmt: skip
+        if refused:
+            line = checks.warning_line(source, result).split(": ", 2)[2]
+            raise UserError(f"not written (--strict): {line}", source)
+        if result.flagged:
+            typer.echo(checks.warning_line(source, result), err=True)
+        return out
+
+
+def check_report_path(path: Path | None, inputs: list[Path]) -> Path | None:
+    """Refuse a --report path that is an input or a folder, before any work is done."""
+    if path is None:
+        return None
+    if path.is_dir():
+        raise UserError("--report must be a file name, e.g. report.json, not a folder", path)
+    if path.exists() and any(path.resolve() == Path(src).resolve() for src in inputs):
+        raise UserError("--report would overwrite an input; choose another file name", path)
+    return path
+
+
+def write_report(path: Path, guarded: GuardedDenoiser, choice: str | None = None) -> None:
+    """Write the run's guard report as one JSON document, atomically."""
+    document = {
+        "model": {"name": guarded.info.name, "method": guarded.info.method},
+        "model_choice": choice,
+        "thresholds": thresholds(),
+        "files": guarded.records,
+    }
+    text = json.dumps(document, indent=1, default=float)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+        tmp.write_text(text + "\n")
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise UserError(f"cannot write the report: {exc.strerror or exc}", path) from exc
+
+
+def thresholds() -> dict[str, float]:
+    """The guard's limits, as the report records them."""
+    names = ("ENERGY_LIMIT", "LOW_FREQ_LIMIT", "NOISE_LOW_SHARE", "EDGE_LIMIT", "RANGE_LIMIT")
+    return {name.lower(): getattr(checks, name) for name in names + ("CORRELATION_LIMIT",)}
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The model the inspector chose for a run, with its options and the note saying why."""
+
+    model: str
+    value_range: tuple[float, float] | None
+    noise: str | None
+    ensemble: bool | None
+    note: str
+
+
+def choose_model(first: Path, image, value_range, noise, ensemble) -> Choice:
+    """The inspector's verdict on the first input as the run's model, or a UserError when the
+    verdict names none. Values the user gave (--range, --noise, --ensemble) are kept."""
+    verdict = profile_of(image).verdict
+    if verdict is None or verdict.model is None:
+        reason = verdict.message.rstrip(". ") if verdict is not None else "no verdict"
+        raise UserError(
+            f"no --model given and nothing safe to run: {reason}; see `medenoise inspect "
+            f"{first}`, then pass --model",
+            first,
+        )
+    given = {"--range": value_range, "--noise": noise, "--ensemble": ensemble}
+    chosen = dict(given)
+    opts, applied = list(verdict.options), []
+    while opts:
+        flag, _, inline = opts.pop(0).partition("=")
+        if flag in ("--ensemble", "--no-ensemble"):
+            value: Any = flag == "--ensemble"
+            flag = "--ensemble"
+        else:
+            value = inline or (opts.pop(0) if opts else "")
+        if flag in given and given[flag] is None:
+            chosen[flag] = _parse_option(flag, value)
+            applied.append(
+                f"{flag} {value}"
+                if flag != "--ensemble"
+                else ("--ensemble" if value else "--no-ensemble")
+            )
+    extra = f" {' '.join(applied)}" if applied else ""
+    note = (
+        f"note: no --model given: inspected {first} (the first readable input; one model "
+        f"serves the whole run, and every output is still checked): "
+        f"{verdict.message.rstrip('. ')}; "
+        f"using --model {verdict.model}{extra}"
+    )
+    return Choice(verdict.model, chosen["--range"], chosen["--noise"], chosen["--ensemble"], note)
+
+
+def _parse_option(flag: str, value):
+    """A verdict option's value as `denoise` holds it."""
+    if flag == "--range":
+        try:
+            lo, hi = (float(v) for v in str(value).split(","))
+        except ValueError:
+            raise UserError(f"the inspector's --range {value!r} is not LO,HI") from None
+        return lo, hi
+    return value
