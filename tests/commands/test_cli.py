@@ -67,7 +67,6 @@ def test_denoise_writes_same_format_and_never_over_the_input(cli, tmp_path, gray
 
 
 def test_denoise_user_errors(cli, tmp_path, gray_png, model_file):
-    one_error_line(cli("denoise", gray_png, "-o", tmp_path / "o"), "--model")
     one_error_line(
         cli("denoise", gray_png, "-o", tmp_path / "o", "--model", tmp_path / "missing.safetensors"),
         "not found",

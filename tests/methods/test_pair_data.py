@@ -91,7 +91,8 @@ def test_fmd_pairs_are_two_distinct_raw_frames_of_one_fov(tmp_path):
     assert [len(g) for g in groups] == [5, 5] and all("raw" in f.parts for g in groups for f in g)
     assert fmd_groups([tmp_path]) == groups, "a parent of configuration folders works too"
     assert fmd_groups([root / "raw" / "1"]) == groups[:1], "one field of view (training FOV)"
-    ds = PairPatchDataset(load_groups(groups, 1), patch=32, length=200, seed=1)
+    # the fake frames encode ids in 16-bit values: decode them on the full uint16 range
+    ds = PairPatchDataset(load_groups(groups, 1, (0, 65535)), patch=32, length=200, seed=1)
     seen = set()
     for i in range(len(ds)):
         item = ds[i]

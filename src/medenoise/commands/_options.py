@@ -54,8 +54,10 @@ ValueRange = Annotated[
     typer.Option(
         "--range",
         help="LO,HI in the file's value units mapped to [0, 1], e.g. -1024,3071 for CT in HU; "
-        "overrides the range used for normalisation (default: the format's nominal range, "
-        "e.g. the int16 range, in which CT fills a sliver). Noise levels are relative to it; "
+        "overrides the working range used for normalisation (default: the format's nominal "
+        "range, or the data's own range for 16-bit data filling a sliver of it and for "
+        "floats far outside [0, 1]; see docs/working-range.md). Noise levels are relative to "
+        "it; "
         "use the range a model was trained with. Outputs keep the input's dtype and units.",
         rich_help_panel=INPUT,
     ),

@@ -71,7 +71,12 @@ def denoise_file(denoiser, job: Job, *, noise, value_range, axis, overwrite: boo
 
 
 def set_derivation(image, denoiser) -> None:
-    """Name the model in the output's provenance (DICOM DerivationDescription)."""
+    """Name the model in the output's provenance (DICOM DerivationDescription), with the
+    guard's findings when it flagged the output."""
     from medenoise.data.io.common import set_provenance
+    from medenoise.guard.session import provenance_note
 
-    set_provenance(image, f"medenoise {denoiser.config.method} ({Path(denoiser.source).name})")
+    derivation = f"medenoise {denoiser.config.method} ({Path(denoiser.source).name})"
+    if note := provenance_note(denoiser):
+        derivation += f"; {note}"
+    set_provenance(image, derivation)

@@ -94,7 +94,7 @@ def denoise(
 def _choose(jobs, vrange, axis, noise, ensemble):
     """The inspector's model for this run (from the first readable input), announced in a
     note; an unreadable file is left to its own error line later."""
-    from medenoise.data.io import read
+    from medenoise.data.io.series import read_unit
     from medenoise.errors import UserError
 
     if not jobs:
@@ -102,7 +102,7 @@ def _choose(jobs, vrange, axis, noise, ensemble):
     errors = []
     for job in jobs:
         try:
-            image = read(job.src, value_range=vrange, axis=axis)
+            image = read_unit([part.src for part in job.parts], vrange, axis)
         except UserError as exc:
             errors.append(exc)
             continue
@@ -118,9 +118,10 @@ def _denoiser(model: str, jobs, options, trust_pickle: bool, adapt: int, lr: flo
     if adapt and jobs:
         from medenoise.adaptation import adapt_denoiser
 
+        files = [part.src for job in jobs for part in job.parts]  # every slice of a series
         return adapt_denoiser(
-            model, [job.src for job in jobs], adapt, options=options, noise=noise,
-            value_range=vrange, lr=lr, trust_pickle=trust_pickle,
+            model, files, adapt, options=options, noise=noise, value_range=vrange, lr=lr,
+            trust_pickle=trust_pickle,
         )  # fmt: skip
     from medenoise.api import load_model
 

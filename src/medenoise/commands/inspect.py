@@ -69,33 +69,33 @@ def inspect(
         raise typer.Exit(2)
 
 
-# --- what to measure and how to read it: swap these two for DICOM series read as volumes
-def inspection_units(inputs) -> tuple[list[tuple[str, Path]], list[UserError]]:
-    """(label, unit) per image the inputs name, and the inputs that name none."""
-    # Folders are searched recursively; a missing input or a folder without images is a
-    # problem of its own, reported while the others are still inspected.
+def inspection_units(inputs) -> tuple[list[tuple[str, list[Path]]], list[UserError]]:
+    """(label, unit) per image or DICOM series the inputs name, and the inputs that name none."""
+    # Folders are searched recursively; the single-frame slices of one DICOM series are one
+    # unit (one volume, one working range, labelled by their folder), as `denoise` reads them.
+    # A missing input or a folder without images is a problem of its own, reported while the
+    # others are still inspected.
+    from medenoise.data.io.series import group_inputs
     from medenoise.planning import find_images
 
     units, problems = [], []
     for item in inputs:
         try:
-            units += [(str(path), path) for path, _root in find_images([item])]
+            files = [path for path, _root in find_images([item])]
         except UserError as exc:
             problems.append(exc)
+            continue
+        for unit in group_inputs(files):
+            label = str(unit[0]) if len(unit) == 1 else str(unit[0].parent)
+            units.append((label, unit))
     return units, problems
-
-
-def read_unit(unit: Path, value_range, axis):
-    """Read one unit as a `data.io.Image` on the working scale."""
-    from medenoise.data.io import read
-
-    return read(unit, value_range=value_range, axis=axis)
 
 
 def inspect_unit(unit, label: str, value_range, axis):
     """Read, measure and judge one unit; its profile carries the verdict and the command."""
     from dataclasses import replace
 
+    from medenoise.data.io.series import read_unit
     from medenoise.inspection.estimate import measure_image
     from medenoise.inspection.verdict import decide
 

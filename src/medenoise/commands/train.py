@@ -39,7 +39,8 @@ OPTIONS: dict[str, tuple[Any, tuple[str, ...], str]] = {
                      "(default 1/64)."),
     "value_range": (str, ("--range",), "LO,HI in the training files' value units (e.g. HU: "
                     "-1024,3071, or a float MRI's 0,150) mapped to [0, 1]; noise levels are "
-                    "relative to it. Default: each format's nominal range."),
+                    "relative to it. Default: the working range of each file "
+                    "(docs/working-range.md)."),
     "val": (PATHS, (), "Clean validation images/folders (PSNR logged)."),
     "steps": (int, (), "Optimiser steps."),
     "batch_size": (int, (), "Patches per step."),

@@ -56,6 +56,7 @@ class GuardedDenoiser:
         self.strict = strict
         self.info = checks.model_info(inner, name)
         self.records: list[dict[str, Any]] = []
+        self.last: checks.GuardResult | None = None  # the check of the latest output
 
     def __getattr__(self, name: str):
         # Everything else (config, source, levels) is the wrapped denoiser's.
@@ -74,6 +75,7 @@ class GuardedDenoiser:
             profile,
             self.info,
         )
+        self.last = result
         refused = result.flagged and self.strict
         self.records.append(
             {"file": str(source), **result.to_dict(), "written": not refused,
@@ -85,6 +87,13 @@ class GuardedDenoiser:
         if result.flagged:
             typer.echo(checks.warning_line(source, result), err=True)
         return out
+
+
+def provenance_note(denoiser) -> str:
+    """The guard's findings on the latest output, for its provenance ('' when unguarded or
+    silent)."""
+    last = getattr(denoiser, "last", None)
+    return checks.derivation_note(last) if isinstance(last, checks.GuardResult) else ""
 
 
 def check_report_path(path: Path | None, inputs: list[Path]) -> Path | None:

@@ -22,6 +22,11 @@ SD_R2 = 0.7
 # above CLIP_NOTE, the message only mentions it (CT air clipped at -1024 HU: about 6 %).
 HEAVY_CLIP = 0.2
 CLIP_NOTE = 0.01
+# A pile-up at the darkest value alone is not clipping when the noise grows with brightness
+# from (almost) nothing at the bottom: photon-counting data (nuclear medicine, microscopy)
+# simply hold many zero counts there. "Almost nothing": the fitted variance at intensity 0
+# (b) is at most this fraction of the variance added per unit of intensity (a).
+PHOTON_FLOOR_B = 0.1
 # No measurable noise: Haar σ under this many steps of the stored precision (a clean 8-bit
 # photo such as skimage's camera measures 0.7 steps).
 NO_NOISE_STEPS = 1.0
@@ -35,11 +40,26 @@ FMD_A = 0.01419
 MATCH = 0.3  # a fitted a within ±30 % of a model's counts as that model's noise
 
 
+def _photon_floor(profile: NoiseProfile) -> bool:
+    """Whether the values piled up at the darkest end are the zero counts of photon noise."""
+    return (
+        profile.clipped_high < CLIP_NOTE
+        and profile.clipped_low >= CLIP_NOTE
+        and _signal_dependent(profile)
+        and profile.pg_b <= PHOTON_FLOOR_B * profile.pg_a
+    )
+
+
 def _clip_sentence(profile: NoiseProfile) -> str:
     """' About N % of the values are clipped ...' when worth saying, else ''."""
     clipped = profile.clipped_low + profile.clipped_high
     if clipped < CLIP_NOTE:
         return ""
+    if _photon_floor(profile):
+        return (
+            f" {clipped:.0%} of the values sit at the darkest value, as the zero counts of "
+            "photon-counting data do."
+        )
     where = "darkest" if profile.clipped_low >= profile.clipped_high else "brightest"
     return (
         f" {clipped:.0%} of the values are cut off at the {where} end, where the noise "
@@ -54,7 +74,10 @@ def _signal_dependent(profile: NoiseProfile) -> bool:
     x_lo, x_hi = profile.extra.get("intensity_span", (0.0, 1.0))
     v_lo = profile.pg_a * x_lo + profile.pg_b
     v_hi = profile.pg_a * x_hi + profile.pg_b
-    return v_hi > 0 and (v_lo <= 0 or v_hi >= SD_RATIO * v_lo)
+    # A line through (almost) zero variance at intensity 0 is photon noise even when the
+    # smooth areas span too few intensities to see the variance double.
+    proportional = profile.pg_b <= PHOTON_FLOOR_B * profile.pg_a
+    return v_hi > 0 and (v_lo <= 0 or v_hi >= SD_RATIO * v_lo or proportional)
 
 
 def _signal_dependent_verdict(profile: NoiseProfile, channels: int, note: str) -> Verdict:
@@ -135,7 +158,7 @@ def decide(
             ("--noise", f"gaussian:{std255:.3g}"),
             blind_spot_safe=False,
         )
-    if clipped >= HEAVY_CLIP:
+    if clipped >= HEAVY_CLIP and not _photon_floor(profile):
         return Verdict(
             "clipped",
             f"{clipped:.0%} of the values are cut off at "
