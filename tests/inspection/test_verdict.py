@@ -89,3 +89,19 @@ def test_correlation_threshold_and_smoothed_images():
     assert decide(profile(corr_x=(CORR_LAG1 - 0.01, 0.0, 0.0))).kind == "white"
     smoothed = decide(profile(sigma=0.5 / 255, corr_x=(0.7, 0.4, 0.2)))
     assert smoothed.kind == "no-noise" and "already smoothed or resampled" in smoothed.message
+
+
+def test_zero_counts_of_photon_data_are_not_clipping():
+    # Low-count Poisson data (nuclear medicine): half the pixels hold zero counts. The pile-up
+    # at the darkest value is what photon noise does there, not a clipped signal.
+    rng = np.random.default_rng(3)
+    counts = np.zeros((256, 256))
+    counts[:, 128:] = np.linspace(5.0, 40.0, 256)[:, None]  # a dark half and a bright ramp
+    noisy = rng.poisson(counts) / 60.0
+    p = measure(noisy[..., None])
+    assert p.clipped_low > 0.3
+    v = decide(p)
+    assert v.kind == "signal-dependent" and "zero counts" in v.message, v.message
+    # the same pile-up with noise that does not vanish at zero is clipping
+    clipped = decide(profile(clipped_low=0.4, pg_a=0.02, pg_b=0.004, pg_fit_r2=0.98))
+    assert clipped.kind == "clipped"
