@@ -106,7 +106,8 @@ def _choose(jobs, vrange, axis, noise, ensemble):
         except UserError as exc:
             errors.append(exc)
             continue
-        choice = session.choose_model(job.src, image, vrange, noise, ensemble)
+        first = job.src if len(job.parts) == 1 else job.src.parent  # a series: its folder
+        choice = session.choose_model(first, image, vrange, noise, ensemble)
         typer.echo(choice.note, err=True)
         return choice
     raise errors[0]

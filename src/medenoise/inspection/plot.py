@@ -29,6 +29,9 @@ def plot_profile(profile: NoiseProfile, path: str | Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(suffix=".png", dir=path.parent, prefix=".inspect-")
         os.close(fd)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a plot is as readable as any file
         try:
             fig.savefig(tmp, dpi=100)
             os.replace(tmp, path)
