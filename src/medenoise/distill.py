@@ -66,7 +66,9 @@ def load_teacher(cfg: TrainConfig):
     from medenoise.api import load_model
     from medenoise.inference.options import InferenceOptions
 
-    device = "cuda" if cfg.trainer.accelerator in ("gpu", "cuda") else "cpu"
+    accel = cfg.trainer.accelerator
+    gpu = accel in ("gpu", "cuda") or (accel == "auto" and torch.cuda.is_available())
+    device = "cuda" if gpu else "cpu"
     return load_model(cfg.model.teacher, options=InferenceOptions(device=device))
 
 
