@@ -11,6 +11,7 @@ import typer
 
 from medenoise.commands.bench import BENCH_HELP, bench, export
 from medenoise.commands.denoise import denoise
+from medenoise.commands.distill import distill
 from medenoise.commands.evaluate import EVALUATE_HELP, evaluate
 from medenoise.commands.inspect import inspect
 from medenoise.commands.models import demo, models
@@ -27,6 +28,7 @@ app = typer.Typer(
 
 # registration order is the order of `medenoise --help`
 app.command("train")(train)
+app.command("distill")(distill)
 app.command("denoise")(denoise)
 app.command("inspect")(inspect)
 app.add_typer(noise_app, name="noise")

@@ -25,7 +25,7 @@ from pydantic import (
 from medenoise.errors import UserError
 
 CONFIG_VERSION = 1
-Method = Literal["ssdn", "n2c", "n2n", "n2v"]
+Method = Literal["ssdn", "n2c", "n2n", "n2v", "student"]
 ParamMode = Literal["known", "global", "per-image"]
 Covariance = Literal["full", "diag", "mu"]
 
@@ -44,6 +44,11 @@ class ModelConfig(_Strict):
     covariance: Covariance = "full"
     channels: Literal[1, 3] = 1
     width: int = Field(48, ge=4, le=256)
+    # U-Net poolings: 5 everywhere but in distilled students, which may be shallower (faster,
+    # smaller receptive field); any depth ≤ 5 works on the multiples of 32 inputs are padded to
+    depth: int = Field(5, ge=2, le=5)
+    # student (`medenoise distill`): the model whose output it was trained to reproduce
+    teacher: str | None = None
     training: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("noise")
@@ -122,6 +127,9 @@ class MethodOptions(_Strict):
     balance_noise_levels: bool = False
     # Noise2Void: fraction of pixels masked per patch (the N2V paper's 64 per 64² patch)
     n2v_fraction: float = Field(1.0 / 64.0, gt=0, le=0.25)
+    # student on clean data: noisy copies synthesised per image, each denoised once by the
+    # teacher (whole image, so the target has all its context) and kept in memory
+    realizations: int = Field(4, ge=1)
 
 
 class OptimConfig(_Strict):
@@ -228,7 +236,7 @@ class TrainConfig(_Strict):
 
         model, data = self.model, self.dataset
         noise = make_noise_model(model.noise)
-        ssdn, plain = model.method == "ssdn", model.method in ("n2c", "n2n", "n2v")
+        ssdn, plain = model.method == "ssdn", model.method in ("n2c", "n2n", "n2v", "student")
         if data.data_kind == "clean" and not noise.spec.has_level:
             raise ValueError(
                 f"--noise {model.noise} has no level to synthesise; give one "
@@ -262,6 +270,10 @@ class TrainConfig(_Strict):
                 f"{model.method} trains by L2 to noisy targets, which needs zero-mean noise; "
                 "impulse noise is not (its L2 optimum is α/2 + (1−α)x)"
             )
+        if (model.method == "student") != (model.teacher is not None):
+            raise ValueError("a student needs its teacher, and only a student has one")
+        if model.depth != 5 and model.method != "student":
+            raise ValueError(f"depth {model.depth}: only students may be shallower than 5")
         self._check_pairs()
         return self
 

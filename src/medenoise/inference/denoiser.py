@@ -20,12 +20,12 @@ import torch
 
 from medenoise.capabilities import LevelCapabilities
 from medenoise.data.tiling import (
-    BLIND_SPOT_OVERLAP,
     PLAIN_OVERLAP,
     activation_bytes,
     available_memory,
     best_tile,
     choose_tile,
+    overlap_for,
     tiled_apply,
 )
 from medenoise.errors import UserError
@@ -80,8 +80,9 @@ class Denoiser(ArrayDenoiser):
     of a large GPU idle); `ensemble`, the geometric self-ensemble (medenoise.ensemble: also
     denoise the mirrored image, all 8 symmetries for plain nets, and average; None: off);
     `precision`, `backend` and `device` choose the runner (inference/runners.py).
-    `overlap`: between neighbouring tiles; None takes the one covering the receptive field
-    (`BLIND_SPOT_OVERLAP` or `PLAIN_OVERLAP`), which makes tiled equal untiled within 1e-6.
+    `overlap`: between neighbouring tiles; None takes the architecture's (`tiling.overlap_for`:
+    blind spot or plain, U-Net depth), which keeps tiled within `tiling.TILE_TOLERANCE` of the
+    untiled run, or within ~1e-5 with `exact` (None: `options.exact` where options have it).
     `runner`: the network call; None builds the one `options.backend` names.
     """
 
@@ -94,14 +95,17 @@ class Denoiser(ArrayDenoiser):
         options: InferenceOptions = DEFAULT_OPTIONS,
         overlap: int | None = None,
         runner=None,
+        exact: bool | None = None,
     ):
         self.module = module.eval()
         self.options = options
         self.source = str(source)
         self.config = module.model_config
-        blind = bool(module.blind_spot)
+        if exact is None:
+            exact = bool(getattr(options, "exact", False))
+        depth = getattr(self.config, "depth", 5)
         self.overlap = (
-            overlap if overlap is not None else (BLIND_SPOT_OVERLAP if blind else PLAIN_OVERLAP)
+            overlap if overlap is not None else overlap_for(bool(module.blind_spot), depth, exact)
         )
         tile, batch = options.tile, options.batch
         if tile is not None and (tile % MULTIPLE or tile < self.overlap + MULTIPLE):

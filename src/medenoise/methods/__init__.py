@@ -7,8 +7,11 @@ from medenoise.methods.n2c import N2C
 from medenoise.methods.n2n import N2N
 from medenoise.methods.n2v import N2V
 from medenoise.methods.ssdn import SSDN
+from medenoise.methods.student import Student
 
-METHODS: dict[str, type[DenoisingMethod]] = {cls.name: cls for cls in (SSDN, N2C, N2N, N2V)}
+METHODS: dict[str, type[DenoisingMethod]] = {
+    cls.name: cls for cls in (SSDN, N2C, N2N, N2V, Student)
+}
 
 
 def build_method(model, train=None) -> DenoisingMethod:
