@@ -158,7 +158,9 @@ def test_denoiser_auto_tile_follows_free_memory(monkeypatch):
     monkeypatch.setattr(tiling, "available_memory", lambda device=None: 2**40)
     assert denoiser.tile_size() == tiling.CPU_TILE_CAP
     ssdn = Denoiser(tiny_module("ssdn"), "m")
-    assert ssdn.overlap == tiling.BLIND_SPOT_OVERLAP and denoiser.overlap == tiling.PLAIN_OVERLAP
+    assert ssdn.overlap == tiling.overlap_for(True) and denoiser.overlap == tiling.PLAIN_OVERLAP
+    exact = Denoiser(tiny_module("ssdn"), "m", InferenceOptions(exact=True))
+    assert exact.overlap == tiling.BLIND_SPOT_OVERLAP > ssdn.overlap
     # Memory for tiles of 480 at most: a 40×700 plane goes as 3 tiles of 448, not 3 of 480.
     bpp = tiling.activation_bytes(8, 1, blind=False)
     monkeypatch.setattr(tiling, "available_memory", lambda device=None: 2 * 480 * 480 * bpp)
@@ -175,8 +177,10 @@ def test_denoiser_rejects_tiles_that_cannot_hold_the_overlap():
         Denoiser(tiny_module("n2c"), "m", InferenceOptions(tile=320))
     with pytest.raises(UserError, match="multiple of 32"):
         Denoiser(tiny_module("n2c"), "m", InferenceOptions(tile=400))
+    with pytest.raises(UserError, match="at least 608"):
+        Denoiser(tiny_module("ssdn"), "m", InferenceOptions(tile=576))
     with pytest.raises(UserError, match="at least 672"):
-        Denoiser(tiny_module("ssdn"), "m", InferenceOptions(tile=640))
+        Denoiser(tiny_module("ssdn"), "m", InferenceOptions(tile=640, exact=True))
 
 
 def test_per_image_ssdn_estimates_the_noise_level_once_per_plane(monkeypatch):

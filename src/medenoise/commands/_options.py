@@ -150,9 +150,20 @@ Tile = Annotated[
     int | None,
     typer.Option(
         help="Tile side in pixels for images too large to denoise in one piece (multiple of "
-        "32, above the model's tile overlap: 640 for SSDN, 320 for plain U-Nets). Default: "
-        "the largest that fits in half the free memory. Results do not depend on it; "
-        "smaller tiles use less memory and more time.",
+        "32, above the model's tile overlap: 576 for SSDN, 320 for plain U-Nets, 640 for SSDN "
+        "with --exact). Default: the largest that fits in half the free memory. Results "
+        "agree with the untiled run within 1e-3 of the range (see --exact); smaller tiles use "
+        "less memory and more time.",
+        rich_help_panel=SPEED,
+    ),
+]
+Exact = Annotated[
+    bool,
+    typer.Option(
+        "--exact/--no-exact",
+        help="Overlap tiles by the network's whole receptive field, so tiled output equals "
+        "the untiled run to about 1e-5 of the range (default: the smaller overlap that keeps "
+        "it within 1e-3; docs/distill.md has the measurements).",
         rich_help_panel=SPEED,
     ),
 ]

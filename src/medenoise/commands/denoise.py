@@ -15,6 +15,7 @@ from medenoise.commands._options import (
     Batch,
     DeviceOpt,
     Ensemble,
+    Exact,
     Inputs,
     KnownNoise,
     Model,
@@ -48,6 +49,7 @@ def denoise(
     strict: Strict = False,
     report: Report = None,
     tile: Tile = None,
+    exact: Exact = False,
     batch: Batch = None,
     precision: PrecisionOpt = "32",
     backend: BackendOpt = Backend.TORCH,
@@ -78,7 +80,7 @@ def denoise(
             )
         options = InferenceOptions(
             tile=tile, batch=batch, precision=precision, ensemble=ensemble, backend=backend,
-            device=parse_device(device).torch,
+            device=parse_device(device).torch, exact=exact,
         )  # fmt: skip
         denoiser = _denoiser(model, jobs, options, trust_pickle, adapt, adapt_lr, noise, vrange)
     guarded = session.GuardedDenoiser(denoiser, strict=strict, name=model)

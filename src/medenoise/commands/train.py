@@ -69,7 +69,7 @@ OPTIONS: dict[str, tuple[Any, tuple[str, ...], str]] = {
 
 # enumerated fields: their values, shown in --help (a test keeps them equal to the config's)
 CHOICES = {
-    "method": "ssdn|n2c|n2n|n2v",
+    "method": "ssdn|n2c|n2n|n2v|student",
     "noise_param": "known|global|per-image",
     "covariance": "full|diag|mu",
     "channels": "1|3",

@@ -102,7 +102,7 @@ class Denoiser(ArrayDenoiser):
         self.source = str(source)
         self.config = module.model_config
         if exact is None:
-            exact = bool(getattr(options, "exact", False))
+            exact = options.exact
         depth = getattr(self.config, "depth", 5)
         self.overlap = (
             overlap if overlap is not None else overlap_for(bool(module.blind_spot), depth, exact)

@@ -40,7 +40,7 @@ class Backend(StrEnum):
 @dataclass(frozen=True)
 class InferenceOptions:
     """How to run a model: tile side (None: from free memory), planes/tiles per call (None:
-    automatic), precision, self-ensemble (None: the zoo entry's default), backend, device."""
+    automatic), precision, self-ensemble (None: zoo default), backend, device, exact tiling."""
 
     tile: int | None = None
     batch: int | None = None
@@ -48,6 +48,7 @@ class InferenceOptions:
     ensemble: bool | None = None
     backend: Backend = Backend.TORCH
     device: str = "cpu"
+    exact: bool = False  # tile overlap covering the whole receptive field (else: a tolerance)
 
     def __post_init__(self):
         object.__setattr__(self, "precision", Precision.parse(self.precision))
