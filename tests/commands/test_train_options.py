@@ -43,7 +43,7 @@ def test_help_shows_panels_and_values(cli):
     text = " ".join(result.output.split())
     for panel in (*command.PANELS, "Recipe"):
         assert f"─ {panel} ─" in result.output, panel
-    assert "<ssdn|n2c|n2n|n2v>" in text and "<known|global|per-image>" in text
+    assert "<ssdn|n2c|n2n|n2v|student>" in text and "<known|global|per-image>" in text
     assert "<32|bf16>" in text and "<cpu|cuda|cuda:N>" in text
 
 

@@ -5,6 +5,7 @@ warning (or with --strict an error and no file), --report holds the figures, and
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -112,49 +113,73 @@ def verdict_profile(verdict):
     return measure
 
 
-def test_without_model_the_verdict_chooses(cli, tmp_path, monkeypatch):
+def test_without_model_each_input_s_verdict_chooses(cli, tmp_path, monkeypatch):
     src = images(tmp_path / "in")
-    chosen = []
+    chosen, used = [], []
     real = api.load_model
 
     def load(name, **kwargs):
         chosen.append(name)
-        return real(name, **kwargs)
+        model = real(name, **kwargs)
+        inner = model.denoise_image
+        model.denoise_image = lambda image, noise=None: used.append(noise) or inner(image, noise)
+        return model
 
     monkeypatch.setattr(api, "load_model", load)
-    verdict = Verdict("white", "White noise of σ 13.", "identity", ("--range", "0,2"))
+    verdict = Verdict("white", "White noise of σ 13.", "identity", ("--noise", "gaussian:13"))
     monkeypatch.setattr(session, "profile_of", verdict_profile(verdict))
     result = cli("denoise", src, "-o", tmp_path / "out")
     assert result.exit_code == 0, result.output
-    assert chosen == ["identity"]
+    assert chosen == ["identity"], "one model, loaded once for both files"
+    assert used == ["gaussian:13", "gaussian:13"], "the verdict's level reaches the model"
     notes = stderr_lines(result, "note:")
-    assert len(notes) == 1 and "flat.tif" in notes[0] and "first readable input" in notes[0]
-    assert "--model identity --range 0,2" in notes[0] and "White noise" in notes[0]
-    np.testing.assert_allclose(  # identity through the verdict's range gives the input back
+    assert len(notes) == 2 and "flat.tif" in notes[0] and "texture.tif" in notes[1]
+    assert all("--model identity --noise gaussian:13" in n and "White noise" in n for n in notes)
+    np.testing.assert_allclose(  # identity gives the input back
         tifffile.imread(tmp_path / "out/texture.tif"), tifffile.imread(src / "texture.tif")
     )
 
 
-def test_without_model_a_verdict_without_model_refuses(cli, tmp_path, monkeypatch):
+def test_without_model_the_given_noise_wins_and_models_follow_each_file(cli, tmp_path, monkeypatch):
     src = images(tmp_path / "in")
-    verdict = Verdict("no-noise", "No measurable noise. Nothing to denoise.", None)
-    monkeypatch.setattr(session, "profile_of", verdict_profile(verdict))
+    chosen = []
+    monkeypatch.setattr(api, "load_model", lambda name, **k: chosen.append(name) or Blur())
+    verdicts = {
+        "flat.tif": Verdict("white", "White.", "bm3d", ("--noise", "gaussian:13")),
+        "texture.tif": Verdict("correlated", "Correlated.", "nlm", blind_spot_safe=False),
+    }
+    pick = lambda image: verdict_profile(verdicts[Path(image.meta.source).name])(image)  # noqa: E731
+    monkeypatch.setattr(session, "profile_of", pick)
+    result = cli("denoise", src, "-o", tmp_path / "out", "--noise", "gaussian:20")
+    assert result.exit_code == 0, result.output
+    assert chosen == ["bm3d", "nlm"]
+    notes = stderr_lines(result, "note:")
+    assert "--model bm3d --noise gaussian:20" in notes[0] and "--model nlm" in notes[1]
+
+
+def test_without_model_an_input_with_nothing_safe_is_refused_alone(cli, tmp_path, monkeypatch):
+    src = images(tmp_path / "in")
+    verdicts = {
+        "flat.tif": Verdict("no-noise", "No measurable noise. Nothing to denoise.", None),
+        "texture.tif": Verdict("white", "White noise.", "identity"),
+    }
+    pick = lambda image: verdict_profile(verdicts[Path(image.meta.source).name])(image)  # noqa: E731
+    monkeypatch.setattr(session, "profile_of", pick)
     result = cli("denoise", src, "-o", tmp_path / "out")
     assert result.exit_code == 2
     errors = stderr_lines(result, "error:")
-    assert len(errors) == 1, result.output
-    assert "No measurable noise" in errors[0] and "medenoise inspect" in errors[0]
-    assert "flat.tif" in errors[0] and not (tmp_path / "out").exists()
+    assert "flat.tif" in errors[0] and "No measurable noise" in errors[0]
+    assert "medenoise inspect" in errors[0] and "1 of 2 files failed" in errors[-1]
+    assert not (tmp_path / "out/flat.tif").exists() and (tmp_path / "out/texture.tif").exists()
 
 
-def test_without_model_an_unreadable_first_file_is_passed_over(cli, tmp_path, monkeypatch):
+def test_without_model_an_unreadable_file_fails_alone(cli, tmp_path, monkeypatch):
     src = images(tmp_path / "in")
     (src / "a_broken.tif").write_bytes(b"not a tiff")
     verdict = Verdict("white", "White noise.", "identity")
     monkeypatch.setattr(session, "profile_of", verdict_profile(verdict))
     result = cli("denoise", src, "-o", tmp_path / "out")
-    assert result.exit_code == 2  # the broken file still fails, on its own line
-    assert "flat.tif" in stderr_lines(result, "note:")[0]
+    assert result.exit_code == 2  # the broken file fails, on its own line
     assert "a_broken.tif" in stderr_lines(result, "error:")[0]
     assert (tmp_path / "out/flat.tif").exists() and (tmp_path / "out/texture.tif").exists()
 

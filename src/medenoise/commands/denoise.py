@@ -70,7 +70,7 @@ def denoise(
         jobs = plan_jobs(inputs, out, overwrite, shard=parse_shard(shard), check_existing=False)
         report = session.check_report_path(report, [p for j in jobs for p in (j.src, j.dst)])
         choice = None
-        if model is None:
+        if model is None and adapt:  # one model to adapt: the first input's verdict picks it
             choice = _choose(jobs, vrange, slice_axis, noise, ensemble)
             model, vrange, noise, ensemble = (
                 choice.model,
@@ -82,7 +82,10 @@ def denoise(
             tile=tile, batch=batch, precision=precision, ensemble=ensemble, backend=backend,
             device=parse_device(device).torch, exact=exact,
         )  # fmt: skip
-        denoiser = _denoiser(model, jobs, options, trust_pickle, adapt, adapt_lr, noise, vrange)
+        if model is None:  # each input's own noise picks its model (medenoise inspect's verdict)
+            denoiser = session.ChoosingDenoiser(_loader(options, trust_pickle), noise)
+        else:
+            denoiser = _denoiser(model, jobs, options, trust_pickle, adapt, adapt_lr, noise, vrange)
     guarded = session.GuardedDenoiser(denoiser, strict=strict, name=model)
     reading = dict(noise=noise, value_range=vrange, axis=slice_axis, overwrite=overwrite)
     try:
@@ -113,6 +116,17 @@ def _choose(jobs, vrange, axis, noise, ensemble):
         typer.echo(choice.note, err=True)
         return choice
     raise errors[0]
+
+
+def _loader(options, trust_pickle: bool):
+    """Model name -> loaded denoiser with this run's options."""
+
+    def load(name: str):
+        from medenoise.api import load_model
+
+        return load_model(name, trust_pickle=trust_pickle, options=options)
+
+    return load
 
 
 def _denoiser(model: str, jobs, options, trust_pickle: bool, adapt: int, lr: float, noise, vrange):

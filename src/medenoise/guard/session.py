@@ -54,7 +54,7 @@ class GuardedDenoiser:
     def __init__(self, inner, strict: bool = False, name: str | None = None):
         self.inner = inner
         self.strict = strict
-        self.info = checks.model_info(inner, name)
+        self.name = name
         self.records: list[dict[str, Any]] = []
         self.last: checks.GuardResult | None = None  # the check of the latest output
 
@@ -62,24 +62,35 @@ class GuardedDenoiser:
         # Everything else (config, source, levels) is the wrapped denoiser's.
         return getattr(self.inner, name)
 
+    def run_model(self) -> dict[str, str]:
+        """The run's model for the report: the one given, or 'per file' when each file's
+        noise chose its own (each record then names it)."""
+        if isinstance(self.inner, ChoosingDenoiser):
+            return {"name": "per file", "method": "chosen per file from its noise"}
+        info = checks.model_info(self.inner, self.name)
+        return {"name": info.name, "method": info.method}
+
     def denoise_image(self, image, noise: str | None = None):
         """Denoise `image` in place like the wrapped denoiser, then check what it removed."""
         source = image.meta.source or "image"
         profile = profile_of(image)
+        if isinstance(self.inner, ChoosingDenoiser):  # no --model: this image's verdict picks
+            self.inner.choose(profile, str(source))
         before = image.array.copy()
         out = self.inner.denoise_image(image, noise)
         scaling = image.meta.scaling
+        info = checks.model_info(self.inner, self.name)  # after the run: the model it used
         result = checks.check_output(
             checks.to_profile_scale(before, scaling, profile),
             checks.to_profile_scale(out.array, scaling, profile),
             profile,
-            self.info,
+            info,
         )
         self.last = result
         refused = result.flagged and self.strict
         self.records.append(
-            {"file": str(source), **result.to_dict(), "written": not refused,
-             "profile": profile_summary(profile)}
+            {"file": str(source), "model": {"name": info.name, "method": info.method},
+             **result.to_dict(), "written": not refused, "profile": profile_summary(profile)}
         )  # fmt: skip
         if refused:
             line = checks.warning_line(source, result).split(": ", 2)[2]
@@ -110,7 +121,7 @@ def check_report_path(path: Path | None, inputs: list[Path]) -> Path | None:
 def write_report(path: Path, guarded: GuardedDenoiser, choice: str | None = None) -> None:
     """Write the run's guard report as one JSON document, atomically."""
     document = {
-        "model": {"name": guarded.info.name, "method": guarded.info.method},
+        "model": guarded.run_model(),
         "model_choice": choice,
         "thresholds": thresholds(),
         "files": guarded.records,
@@ -129,6 +140,56 @@ def thresholds() -> dict[str, float]:
     """The guard's limits, as the report records them."""
     names = ("ENERGY_LIMIT", "LOW_FREQ_LIMIT", "NOISE_LOW_SHARE", "EDGE_LIMIT", "RANGE_LIMIT")
     return {name.lower(): getattr(checks, name) for name in names + ("CORRELATION_LIMIT",)}
+
+
+class ChoosingDenoiser:
+    """Without --model: each image's own inspector verdict picks its model (each model loaded
+    once), announced in one note per image; an image for which nothing safe fits is refused
+    on its own error line while the others still run."""
+
+    def __init__(self, load, noise: str | None = None):
+        self.load = load  # model name -> denoiser
+        self.noise = noise  # a --noise the user gave wins over the verdict's
+        self.models: dict[str, Any] = {}
+        self.current = None
+        self.spec: str | None = None
+
+    @property
+    def config(self):
+        return self.current.config
+
+    @property
+    def source(self):
+        return self.current.source
+
+    def choose(self, profile: NoiseProfile, where: str) -> None:
+        """Load (once) and select the model the verdict on `profile` of image `where` names,
+        or refuse."""
+        verdict = profile.verdict
+        if verdict is None or verdict.model is None:
+            reason = verdict.message.rstrip(". ") if verdict is not None else "no verdict"
+            raise UserError(
+                f"no --model given and nothing safe to run: {reason}; see `medenoise inspect "
+                f"{where}`, then pass --model (or leave this file out)",
+                where,
+            )
+        options = dict(zip(verdict.options[::2], verdict.options[1::2], strict=False))
+        self.spec = self.noise or options.get("--noise")
+        if verdict.model not in self.models:
+            self.models[verdict.model] = self.load(verdict.model)
+        self.current = self.models[verdict.model]
+        given = f" --noise {self.spec}" if self.spec else ""
+        typer.echo(
+            f"note: {where}: no --model given; {verdict.message.rstrip('. ')}; using --model "
+            f"{verdict.model}{given}",
+            err=True,
+        )
+
+    def denoise_image(self, image, noise: str | None = None):
+        """Denoise with the model `choose` selected for this image."""
+        if self.current is None:
+            raise UserError("no model chosen for this image", image.meta.source)
+        return self.current.denoise_image(image, noise or self.spec)
 
 
 @dataclass(frozen=True)
