@@ -5,7 +5,8 @@ and where it is known to fail (misses), from which docs/guard.md picks the thres
         [--quick] [--sets "set12 σ25,mr_cardiac"]
     python benchmarks/guard_calibration.py table OUT.json [MORE.json ...]
 
-DATA is the shared data folder (set12, bsd68, fmd_subset, mr_cardiac, ct_tcia, dicom_misc).
+DATA is the shared data folder (set12, bsd68, fmd_subset, w2s_subset, mr_cardiac, ct_tcia,
+dicom_misc).
 `run` denoises every case (in-process, CPU, no self-ensemble), measures the noise of each input
 as `denoise` does (guard.session.profile_of) and stores the guard's figures; `table` prints the
 false-alarm and miss rates per set under the thresholds in medenoise/guard/checks.py.
@@ -69,6 +70,11 @@ def cases(data: Path, quick: bool):
         out.append(("demo σ25", "ok", name, _noisy_image(clean, 25, rng), "ssdn-gauss25-gray"))
     for p in fmd:
         out.append(("fmd raw 19", "ok", p.name, p, "ssdn-pg-fmd"))
+    # real widefield microscopy (W2S, single 8-bit captures of FOVs 001-004): both methods
+    # improve every image against the average of 400 captures (docs/guard.md)
+    w2s = sorted((data / "w2s_subset/avg1").glob("*_00[1-4]_*.tif"))[: 4 if quick else 12]
+    for model in ("vst-bm3d", "ssdn-pg-fmd"):
+        out += [(f"w2s avg1 {model}", "ok", p.name, p, model) for p in w2s]
     for p in mr:
         out.append(("mr_cardiac", "fail", p.name, p, "ssdn-gauss5-50-gray"))
     for p in ct:  # narrow band: CT fills a sliver of the int16 range

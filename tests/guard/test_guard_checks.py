@@ -161,3 +161,25 @@ def test_unmeasured_noise_checks_only_the_range():
     smooth = check_output(clean, ndimage.gaussian_filter(clean, 2), none, BM3D)
     assert not smooth.flagged and "only the output's range" in smooth.skipped
     assert check_output(clean, clean * 3, none, BM3D).flagged
+
+
+def test_photon_noise_under_a_failed_flat_fit_does_not_read_as_erased_edges():
+    # Bright cells on a dark ground, photon noise (variance grows with brightness), and a
+    # noise fit that failed flat (one level everywhere): removing exactly the noise leaves
+    # more energy on the bright cells, hence on their edges. Brightness explains it, so the
+    # edge check must not count it; blurring the cells away is still flagged.
+    rng = np.random.default_rng(4)
+    n = 160
+    y, x = np.mgrid[:n, :n]
+    cells = sum(
+        np.exp(-((y - cy) ** 2 + (x - cx) ** 2) / (2 * 6.0**2))
+        for cy, cx in rng.integers(15, n - 15, (25, 2))
+    )
+    clean = 0.05 + 0.9 * np.clip(cells, 0, 1)
+    noisy = clean + rng.normal(0, 1, clean.shape) * np.sqrt(0.02 * clean)
+    flat_fit = profile(float(np.sqrt(0.02 * clean.mean())))
+    good = check_output(noisy, clean, flat_fit, BM3D)
+    assert good.figures["edge_correlation"] < checks.EDGE_LIMIT, good.figures
+    assert not good.flagged, good.findings
+    blurred = check_output(noisy, ndimage.gaussian_filter(clean, 3), flat_fit, BM3D)
+    assert blurred.flagged
