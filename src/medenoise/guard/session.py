@@ -15,7 +15,7 @@ import typer
 
 from medenoise.errors import UserError
 from medenoise.guard import checks
-from medenoise.inspection.profile import NoiseProfile
+from medenoise.inspection.profile import NoiseProfile, Verdict
 
 
 def profile_of(image) -> NoiseProfile:
@@ -142,6 +142,16 @@ def thresholds() -> dict[str, float]:
     return {name.lower(): getattr(checks, name) for name in names + ("CORRELATION_LIMIT",)}
 
 
+def nothing_safe(verdict: Verdict | None, where, tail: str = "") -> UserError:
+    """The refusal when no --model was given and the verdict on `where` names none."""
+    reason = verdict.message.rstrip(". ") if verdict is not None else "no verdict"
+    return UserError(
+        f"no --model given and nothing safe to run: {reason}; see `medenoise inspect "
+        f"{where}`, then pass --model{tail}",
+        where,
+    )
+
+
 class ChoosingDenoiser:
     """Without --model: each image's own inspector verdict picks its model (each model loaded
     once), announced in one note per image; an image for which nothing safe fits is refused
@@ -167,12 +177,7 @@ class ChoosingDenoiser:
         or refuse."""
         verdict = profile.verdict
         if verdict is None or verdict.model is None:
-            reason = verdict.message.rstrip(". ") if verdict is not None else "no verdict"
-            raise UserError(
-                f"no --model given and nothing safe to run: {reason}; see `medenoise inspect "
-                f"{where}`, then pass --model (or leave this file out)",
-                where,
-            )
+            raise nothing_safe(verdict, where, " (or leave this file out)")
         options = dict(zip(verdict.options[::2], verdict.options[1::2], strict=False))
         self.spec = self.noise or options.get("--noise")
         if verdict.model not in self.models:
@@ -208,12 +213,7 @@ def choose_model(first: Path, image, value_range, noise, ensemble) -> Choice:
     verdict names none. Values the user gave (--range, --noise, --ensemble) are kept."""
     verdict = profile_of(image).verdict
     if verdict is None or verdict.model is None:
-        reason = verdict.message.rstrip(". ") if verdict is not None else "no verdict"
-        raise UserError(
-            f"no --model given and nothing safe to run: {reason}; see `medenoise inspect "
-            f"{first}`, then pass --model",
-            first,
-        )
+        raise nothing_safe(verdict, first)
     given = {"--range": value_range, "--noise": noise, "--ensemble": ensemble}
     chosen = dict(given)
     opts, applied = list(verdict.options), []
