@@ -230,3 +230,22 @@ def test_copies_of_one_instance_are_not_a_series(tmp_path):
         [tmp_path / "a.dcm"],
         [tmp_path / "b.dcm"],
     ]
+
+
+def test_training_and_adaptation_read_a_series_on_its_one_range(tmp_path):
+    # What a model trains or adapts on must be scaled as `denoise` will scale it: the slices of
+    # a series on the series' range, not each slice on its own.
+    from medenoise.data.io.series import group_inputs, read_unit
+    from medenoise.data.patches import load_planes
+
+    planes = [RNG.integers(1000 + 200 * k, 1100 + 200 * k, (16, 20)) for k in range(3)]
+    write_series(tmp_path / "ct", planes)
+    files = sorted((tmp_path / "ct").iterdir())
+    loaded = load_planes(files, 1)
+    (unit,) = group_inputs(files)
+    volume = read_unit(unit).array
+    assert len(loaded) == 3
+    for plane, expected in zip(loaded, volume, strict=True):
+        np.testing.assert_array_equal(plane, expected)
+    alone = read(unit[0]).array  # one slice alone gets its own, narrower range
+    assert not np.allclose(alone[..., 0], volume[0, ..., 0])

@@ -41,16 +41,20 @@ def to_channels(array: np.ndarray, channels: int, path: Path | str) -> np.ndarra
 def load_planes(
     files: Sequence[Path], channels: int, value_range: tuple[float, float] | None = None
 ) -> list[np.ndarray]:
-    """Read files as float32 (H, W, C) planes; stacks and volumes contribute every slice.
-    `value_range` (LO, HI) overrides the formats' nominal ranges (integer
-    types span their full range, floats are taken as 0..1)."""
-    from medenoise.data.io import read
+    """Read files as float32 (H, W, C) planes; stacks, volumes and DICOM series contribute
+    every slice. `value_range` (LO, HI) overrides each file's working range."""
+    # The slices of one DICOM series are read together, with the one working range `denoise`
+    # gives them, so what a model trains or adapts on is scaled as what it will denoise.
+    from medenoise.data.io.series import group_inputs, read_unit
 
     planes: list[np.ndarray] = []
-    for f in files:
-        arr = read(f, value_range=value_range).array
+    for unit in group_inputs(files):
+        arr = read_unit(unit, value_range).array
         arr = arr.reshape(-1, *arr.shape[-3:])
-        planes.extend(np.ascontiguousarray(to_channels(p, channels, f), np.float32) for p in arr)
+        label = unit[0] if len(unit) == 1 else unit[0].parent
+        planes.extend(
+            np.ascontiguousarray(to_channels(p, channels, label), np.float32) for p in arr
+        )
     return planes
 
 
