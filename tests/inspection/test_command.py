@@ -77,3 +77,28 @@ def test_range_and_axis_travel_into_the_command(cli, images):
     assert doc["value_range"] == [0.0, 510.0]
     assert "--range=0,510" in doc["extra"]["command"]
     assert cli("inspect", images, "--range", "5").exit_code == 2
+
+
+def test_a_dicom_series_is_inspected_as_one_volume(cli, tmp_path):
+    import pydicom
+    from pydicom.data import get_testdata_file
+
+    folder = tmp_path / "ct"
+    folder.mkdir()
+    rng = np.random.default_rng(5)
+    for k in range(3):
+        ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+        ds.SeriesInstanceUID = "1.2.826.0.1.3680043.8.498.7"
+        ds.SOPInstanceUID = f"1.2.826.0.1.3680043.8.498.7.{k + 1}"
+        ds.ImagePositionPatient = [-80.0, -80.0, 2.5 * k]
+        plane = 1000 + rng.normal(0, 20, (ds.Rows, ds.Columns))
+        ds.PixelData = np.round(plane).astype("<i2").tobytes()
+        ds.save_as(folder / f"IM{2 - k}.dcm")
+    result = cli("inspect", folder, "--json")
+    assert result.exit_code == 0, result.output
+    (profile,) = json.loads(result.output)
+    assert "series of 3 slices" in profile["source"]
+    assert profile["shape"][0] == 3
+    assert profile["range_source"].startswith("data range of this series")
+    command = profile["extra"]["command"]
+    assert command is None or f"denoise {folder} " in command

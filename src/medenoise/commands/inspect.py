@@ -51,7 +51,7 @@ def inspect(
         try:
             profile = inspect_unit(unit, label, vrange, slice_axis)
             if plot is not None:
-                _plot(profile, plot, label, units)
+                _plot(profile, plot, unit, units)
         except UserError as exc:
             typer.echo(f"error: {exc}", err=True)
             failed += 1
@@ -86,9 +86,16 @@ def inspection_units(inputs) -> tuple[list[tuple[str, list[Path]]], list[UserErr
             problems.append(exc)
             continue
         for unit in group_inputs(files):
-            label = str(unit[0]) if len(unit) == 1 else str(unit[0].parent)
-            units.append((label, unit))
+            units.append((unit_label(unit), unit))
     return units, problems
+
+
+def unit_label(unit: list[Path]) -> str:
+    """A file's path, or for a series its folder with the slice count and first/last files
+    (a folder may hold several series)."""
+    if len(unit) == 1:
+        return str(unit[0])
+    return f"{unit[0].parent} (series of {len(unit)} slices, {unit[0].name} .. {unit[-1].name})"
 
 
 def inspect_unit(unit, label: str, value_range, axis):
@@ -102,7 +109,8 @@ def inspect_unit(unit, label: str, value_range, axis):
     image = read_unit(unit, value_range, axis)
     profile = measure_image(image, source=label)
     verdict = decide(profile, channels=int(image.array.shape[-1]))
-    extra = dict(profile.extra, command=denoise_command(label, verdict, value_range, axis))
+    target = str(unit[0]) if len(unit) == 1 else str(unit[0].parent)  # what denoise takes
+    extra = dict(profile.extra, command=denoise_command(target, verdict, value_range, axis))
     return replace(profile, verdict=verdict, extra=extra)
 
 
@@ -152,13 +160,18 @@ def describe(profile) -> str:
     return "\n".join([profile.source] + [f"  {n.ljust(width)}  {t}" for n, t in rows])
 
 
-def _plot(profile, folder: Path, label: str, units) -> None:
-    """The PNG of one unit, named after its file (with its folders when names repeat)."""
+def _plot(profile, folder: Path, unit: list[Path], units) -> None:
+    """The PNG of one unit, named after its file or its series' first slice (with their
+    folders when names repeat)."""
     from medenoise.inspection.plot import plot_profile
 
-    name = Path(label).name
-    if sum(Path(other).name == name for other, _ in units) > 1:
-        name = "_".join(Path(label).parts[-3:])
+    def stem(members: list[Path]) -> Path:
+        first = members[0]
+        return first if len(members) == 1 else first.parent / f"series-{first.name}"
+
+    name = stem(unit).name
+    if sum(stem(other).name == name for _, other in units) > 1:
+        name = "_".join(stem(unit).parts[-3:])
     try:
         plot_profile(profile, folder / f"{name}.inspect.png")
     except OSError as exc:
