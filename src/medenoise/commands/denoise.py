@@ -71,13 +71,8 @@ def denoise(
         report = session.check_report_path(report, [p for j in jobs for p in (j.src, j.dst)])
         choice = None
         if model is None and adapt:  # one model to adapt: the first input's verdict picks it
-            choice = _choose(jobs, vrange, slice_axis, noise, ensemble)
-            model, vrange, noise, ensemble = (
-                choice.model,
-                choice.value_range,
-                choice.noise,
-                choice.ensemble,
-            )
+            choice = _choose(jobs, vrange, slice_axis, noise)
+            model, noise = choice.model, choice.noise
         options = InferenceOptions(
             tile=tile, batch=batch, precision=precision, ensemble=ensemble, backend=backend,
             device=parse_device(device).torch, exact=exact,
@@ -96,7 +91,7 @@ def denoise(
                 session.write_report(report, guarded, choice.note if choice else None)
 
 
-def _choose(jobs, vrange, axis, noise, ensemble):
+def _choose(jobs, vrange, axis, noise):
     """The inspector's model for this run (from the first readable input), announced in a
     note; an unreadable file is left to its own error line later."""
     from medenoise.data.io.series import read_unit
@@ -112,7 +107,7 @@ def _choose(jobs, vrange, axis, noise, ensemble):
             errors.append(exc)
             continue
         first = job.src if len(job.parts) == 1 else job.src.parent  # a series: its folder
-        choice = session.choose_model(first, image, vrange, noise, ensemble)
+        choice = session.choose_model(first, image, noise)
         typer.echo(choice.note, err=True)
         return choice
     raise errors[0]

@@ -103,12 +103,11 @@ def inspect_unit(unit, label: str, value_range, axis):
     from dataclasses import replace
 
     from medenoise.data.io.series import read_unit
-    from medenoise.inspection.estimate import measure_image
-    from medenoise.inspection.verdict import decide
+    from medenoise.inspection.verdict import judge
 
     image = read_unit(unit, value_range, axis)
-    profile = measure_image(image, source=label)
-    verdict = decide(profile, channels=int(image.array.shape[-1]))
+    profile = judge(image, source=label)  # the measurement and verdict denoise uses
+    verdict = profile.verdict
     target = str(unit[0]) if len(unit) == 1 else str(unit[0].parent)  # what denoise takes
     extra = dict(profile.extra, command=denoise_command(target, verdict, value_range, axis))
     return replace(profile, verdict=verdict, extra=extra)

@@ -20,14 +20,9 @@ from medenoise.inspection.profile import NoiseProfile, Verdict
 
 def profile_of(image) -> NoiseProfile:
     """The inspector's noise measurement of one read `Image`, with its verdict."""
-    import dataclasses
+    from medenoise.inspection.verdict import judge
 
-    from medenoise.inspection.estimate import measure_image
-    from medenoise.inspection.verdict import decide
-
-    profile = measure_image(image, source=str(image.meta.source or ""))
-    verdict = decide(profile, channels=int(image.array.shape[-1]))
-    return dataclasses.replace(profile, verdict=verdict)
+    return judge(image)
 
 
 def profile_summary(profile: NoiseProfile) -> dict[str, Any]:
@@ -178,8 +173,7 @@ class ChoosingDenoiser:
         verdict = profile.verdict
         if verdict is None or verdict.model is None:
             raise nothing_safe(verdict, where, " (or leave this file out)")
-        options = dict(zip(verdict.options[::2], verdict.options[1::2], strict=False))
-        self.spec = self.noise or options.get("--noise")
+        self.spec = verdict_noise(verdict, self.noise)
         if verdict.model not in self.models:
             self.models[verdict.model] = self.load(verdict.model)
         self.current = self.models[verdict.model]
@@ -199,54 +193,32 @@ class ChoosingDenoiser:
 
 @dataclass(frozen=True)
 class Choice:
-    """The model the inspector chose for a run, with its options and the note saying why."""
+    """The model the inspector chose for a run (`--adapt` without `--model`), its noise
+    level and the note saying why."""
 
     model: str
-    value_range: tuple[float, float] | None
     noise: str | None
-    ensemble: bool | None
     note: str
 
 
-def choose_model(first: Path, image, value_range, noise, ensemble) -> Choice:
+def verdict_noise(verdict: Verdict, given: str | None) -> str | None:
+    """The noise level to run the verdict's model with: the user's `--noise`, else the
+    verdict's (its only option), else None (the model's own)."""
+    options = dict(zip(verdict.options[::2], verdict.options[1::2], strict=False))
+    return given or options.get("--noise")
+
+
+def choose_model(first: Path, image, noise: str | None) -> Choice:
     """The inspector's verdict on the first input as the run's model, or a UserError when the
-    verdict names none. Values the user gave (--range, --noise, --ensemble) are kept."""
+    verdict names none."""
     verdict = profile_of(image).verdict
     if verdict is None or verdict.model is None:
         raise nothing_safe(verdict, first)
-    given = {"--range": value_range, "--noise": noise, "--ensemble": ensemble}
-    chosen = dict(given)
-    opts, applied = list(verdict.options), []
-    while opts:
-        flag, _, inline = opts.pop(0).partition("=")
-        if flag in ("--ensemble", "--no-ensemble"):
-            value: Any = flag == "--ensemble"
-            flag = "--ensemble"
-        else:
-            value = inline or (opts.pop(0) if opts else "")
-        if flag in given and given[flag] is None:
-            chosen[flag] = _parse_option(flag, value)
-            applied.append(
-                f"{flag} {value}"
-                if flag != "--ensemble"
-                else ("--ensemble" if value else "--no-ensemble")
-            )
-    extra = f" {' '.join(applied)}" if applied else ""
+    spec = verdict_noise(verdict, noise)
+    given = f" --noise {spec}" if spec else ""
     note = (
-        f"note: no --model given: inspected {first} (the first readable input; one model "
-        f"serves the whole run, and every output is still checked): "
-        f"{verdict.message.rstrip('. ')}; "
-        f"using --model {verdict.model}{extra}"
+        f"note: no --model given: inspected {first} (the first readable input; one model is "
+        f"adapted for the whole run, and every output is still checked): "
+        f"{verdict.message.rstrip('. ')}; using --model {verdict.model}{given}"
     )
-    return Choice(verdict.model, chosen["--range"], chosen["--noise"], chosen["--ensemble"], note)
-
-
-def _parse_option(flag: str, value):
-    """A verdict option's value as `denoise` holds it."""
-    if flag == "--range":
-        try:
-            lo, hi = (float(v) for v in str(value).split(","))
-        except ValueError:
-            raise UserError(f"the inspector's --range {value!r} is not LO,HI") from None
-        return lo, hi
-    return value
+    return Choice(verdict.model, spec, note)

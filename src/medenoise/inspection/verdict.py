@@ -169,3 +169,15 @@ def decide(
     if _signal_dependent(profile):
         return _signal_dependent_verdict(profile, channels, note)
     return _white_verdict(profile, channels, note)
+
+
+def judge(image, source: str | None = None) -> NoiseProfile:
+    """Measure one read `Image` (named `source`, default its file) and attach the verdict:
+    what `inspect` prints and what `denoise` chooses and guards by."""
+    from dataclasses import replace
+
+    from medenoise.inspection.estimate import measure_image
+
+    name = source if source is not None else str(image.meta.source or "")
+    profile = measure_image(image, source=name)
+    return replace(profile, verdict=decide(profile, channels=int(image.array.shape[-1])))
