@@ -4,7 +4,9 @@ un-transformed estimates (EDSR+'s "+", DnCNN-style test-time augmentation).
 The blind-spot network already looks in 4 directions (its rotated branches), so rotating its
 input mostly re-orders what the merge head sees; the mirror is the view worth its cost
 (benchmarks/ensemble_views.py measures every choice; see BENCHMARKS.md). So SSDN gets the
-mirror pair; a plain U-Net gets all 8 (cheap).
+mirror pair; a plain U-Net gets all 8 (cheap), except a distilled student, whose point is
+speed: it gets the mirror pair too (two passes keep it several times faster than BM3D, and
+the pair recovers most of the 8 views' gain: BENCHMARKS.md, "Distilled students").
 """
 
 from __future__ import annotations
@@ -30,9 +32,9 @@ def _rot(k: int, flip: bool) -> View:
     return forward, inverse
 
 
-def ensemble_views(blind_spot: bool) -> list[View]:
-    """Identity and mirror for blind-spot nets; the 8 symmetries of the square otherwise."""
-    if blind_spot:
+def ensemble_views(blind_spot: bool, student: bool = False) -> list[View]:
+    """Identity and mirror for blind-spot nets and students; the 8 symmetries otherwise."""
+    if blind_spot or student:
         return [_rot(0, False), _rot(0, True)]
     return [_rot(k, flip) for flip in (False, True) for k in range(4)]
 

@@ -77,3 +77,17 @@ def test_evaluate_labels_ensembled_networks_and_leaves_baselines(tmp_path, cli):
     res = cli(*args, "--no-progress")
     assert res.exit_code == 0, res.output
     assert "net+ens" in res.output and "identity+ens" not in res.output
+
+
+def test_a_student_gets_the_mirror_pair_and_other_plain_nets_all_eight(monkeypatch):
+    import medenoise.ensemble as ens
+
+    seen = []
+    real = ens.ensembled
+    monkeypatch.setattr(
+        ens, "ensembled", lambda fn, x, views: seen.append(len(views)) or real(fn, x, views)
+    )
+    plane = np.random.default_rng(1).random((1, 64, 64, 1), dtype=np.float32)
+    for method in ("student", "n2c"):
+        Denoiser(tiny(method), "m", InferenceOptions(ensemble=True)).denoise_planes(plane)
+    assert seen == [2, 8]

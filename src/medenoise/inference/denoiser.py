@@ -213,7 +213,8 @@ class Denoiser(ArrayDenoiser):
             return self.run_net(x, params)
         from medenoise.ensemble import ensemble_views, ensembled
 
-        views = ensemble_views(bool(self.module.blind_spot))
+        student = getattr(self.config, "method", None) == "student"
+        views = ensemble_views(bool(self.module.blind_spot), student)
         return ensembled(lambda v: self.run_net(v, params), x, views)
 
     def run_net(self, x: torch.Tensor, params: torch.Tensor | None) -> torch.Tensor:
