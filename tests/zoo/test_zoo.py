@@ -179,3 +179,22 @@ def test_a_zoo_entry_can_default_to_the_self_ensemble_and_callers_override_it(
     assert load_model(str(run_model)).ensemble is False  # model files: off unless asked
     assert load_model(str(run_model), ensemble=True).ensemble is True
     assert load_model("bm3d").config.method == "bm3d"  # baselines ignore the default
+
+
+def test_a_shipped_student_is_preferred_for_its_teacher(tmp_path, monkeypatch):
+    from medenoise.inspection.profile import Verdict
+    from medenoise.inspection.verdict import prefer_fast
+
+    root, run_model, row = _tiny_root(tmp_path)
+    add_model(run_model, row, root)
+    assert zoo.fast_student("tiny-ssdn", root) is None  # no student shipped yet
+    student = make_tiny_model("student", teacher="tiny-ssdn")
+    student_file = save_model(student, tmp_path / "student" / "model.safetensors")
+    add_model(student_file, {**row, "name": "tiny-ssdn-fast"}, root)
+    assert zoo.fast_student("tiny-ssdn", root) == "tiny-ssdn-fast"
+    assert zoo.fast_student("tiny-ssdn-fast", root) is None
+    monkeypatch.setattr(zoo, "shipped_root", lambda: root)
+    verdict = Verdict("white", "Independent noise.", "tiny-ssdn")
+    assert prefer_fast(verdict).model == "tiny-ssdn-fast"
+    assert prefer_fast(Verdict("white", "x", "bm3d")).model == "bm3d"
+    assert prefer_fast(Verdict("unknown", "x", None)).model is None

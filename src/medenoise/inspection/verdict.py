@@ -180,4 +180,15 @@ def judge(image, source: str | None = None) -> NoiseProfile:
 
     name = source if source is not None else str(image.meta.source or "")
     profile = measure_image(image, source=name)
-    return replace(profile, verdict=decide(profile, channels=int(image.array.shape[-1])))
+    verdict = prefer_fast(decide(profile, channels=int(image.array.shape[-1])))
+    return replace(profile, verdict=verdict)
+
+
+def prefer_fast(verdict: Verdict) -> Verdict:
+    """The verdict with its zoo model swapped for that model's shipped fast student, if any."""
+    from dataclasses import replace
+
+    from medenoise.zoo import fast_student
+
+    student = fast_student(verdict.model) if verdict.model else None
+    return replace(verdict, model=student) if student else verdict

@@ -89,3 +89,11 @@ def resolve(name_or_path: str, root: Path | None = None) -> Path | None:
         return None
     e = entry(name_or_path, root)
     return None if e is None else weights(e, root)
+
+
+def fast_student(name: str, root: Path | None = None) -> str | None:
+    """The shipped student distilled from zoo model `name`, if one is shipped: a student is
+    registered only when it holds its teacher's quality, so it is the one to run by default."""
+    return next(
+        (e.name for e in registry(root) if e.method == "student" and e.teacher == name), None
+    )
