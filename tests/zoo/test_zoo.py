@@ -198,3 +198,7 @@ def test_a_shipped_student_is_preferred_for_its_teacher(tmp_path, monkeypatch):
     assert prefer_fast(verdict).model == "tiny-ssdn-fast"
     assert prefer_fast(Verdict("white", "x", "bm3d")).model == "bm3d"
     assert prefer_fast(Verdict("unknown", "x", None)).model is None
+    from medenoise.guard.session import teacher_of
+
+    assert teacher_of("tiny-ssdn-fast") == "tiny-ssdn"  # --adapt fine-tunes the teacher
+    assert teacher_of("tiny-ssdn") == "tiny-ssdn" and teacher_of("bm3d") == "bm3d"

@@ -78,7 +78,11 @@ Model = Annotated[
         "baseline: bm3d, vst-bm3d, nlm, identity. Default: for each input, the model "
         "`medenoise inspect` recommends for its noise (a note says which and why; an input "
         "for which nothing is safe to run is refused on its own line; with --adapt, the "
-        "first input's choice).",
+        "first input's choice), preferring a model's `-fast` student when one is shipped. "
+        "A `-fast` zoo row is a distilled student: one plain U-Net pass trained to copy its "
+        "teacher, many times faster (BENCHMARKS.md), within 0.1 dB of it; take it for "
+        "large images and archives, the teacher for the last tenth of a dB or for --adapt "
+        "(a student learned from its teacher, not from noise, so it cannot adapt).",
         rich_help_panel=MODEL,
     ),
 ]

@@ -216,9 +216,19 @@ def choose_model(first: Path, image, noise: str | None) -> Choice:
         raise nothing_safe(verdict, first)
     spec = verdict_noise(verdict, noise)
     given = f" --noise {spec}" if spec else ""
+    model = teacher_of(verdict.model)
     note = (
         f"note: no --model given: inspected {first} (the first readable input; one model is "
         f"adapted for the whole run, and every output is still checked): "
-        f"{verdict.message.rstrip('. ')}; using --model {verdict.model}{given}"
+        f"{verdict.message.rstrip('. ')}; using --model {model}{given}"
     )
-    return Choice(verdict.model, spec, note)
+    return Choice(model, spec, note)
+
+
+def teacher_of(name: str) -> str:
+    """A shipped student's teacher (a student learned from its teacher's outputs, not from
+    noise, so only the teacher can adapt); any other name as it is."""
+    from medenoise import zoo
+
+    e = zoo.entry(name)
+    return e.teacher if e is not None and e.method == "student" and e.teacher else name
