@@ -39,6 +39,8 @@ def test_shipped_model_loads_matches_its_row_and_denoises(row, one_thread):
         row.channels,
         row.width,
     )
+    assert cfg.teacher == row.teacher  # a student's file names its teacher, as its row does
+    source = load_model(row.teacher) if row.method == "student" else den
     rng = np.random.default_rng(0)
     if row.noise == "pg":  # microscopy: scikit-image's `cell` at FMD-like brightness, noised
         # with the model's own learned (a, b); measured gain 11.2 dB (ssdn-pg-fmd)
@@ -46,7 +48,7 @@ def test_shipped_model_loads_matches_its_row_and_denoises(row, one_thread):
 
         clean = data.cell()[100:228, 100:228].astype(np.float32) / 255 * 0.3
         with torch.no_grad():
-            a, b = den.module.noise_param(torch.zeros(1, 1, 32, 32))[0].tolist()
+            a, b = source.module.noise_param(torch.zeros(1, 1, 32, 32))[0].tolist()
         sd = np.sqrt(np.maximum(a * clean + b, 0))
         noisy = (clean + sd * rng.standard_normal(clean.shape)).astype(np.float32)
         spec, floor = None, 5.0
@@ -68,6 +70,10 @@ def test_shipped_model_loads_matches_its_row_and_denoises(row, one_thread):
     assert np.array_equal(out, again)
     gain = 10 * np.log10(np.mean((noisy - clean) ** 2) / np.mean((out - clean) ** 2))
     assert gain > floor  # conservative floor: a broken weight file gives < 1 dB
+    if row.method == "student":  # it copies its teacher: within half a dB of its gain
+        taught = source.denoise(noisy, spec)
+        teacher_gain = 10 * np.log10(np.mean((noisy - clean) ** 2) / np.mean((taught - clean) ** 2))
+        assert abs(gain - teacher_gain) < 0.5
 
 
 def _tiny_root(tmp_path):
