@@ -49,6 +49,11 @@ class ModelConfig(_Strict):
     depth: int = Field(5, ge=2, le=5)
     # student (`medenoise distill`): the model whose output it was trained to reproduce
     teacher: str | None = None
+    # SSDN on recorded data (noise/censored.py): values at LO or HI of `clip` (the [0, 1]
+    # scale) count as censored, P(Y ≤ LO) / P(Y ≥ HI); with `quant_levels` = L the data are
+    # the integers k/L (255: 8-bit) and each value counts as its bin of width 1/L
+    clip: tuple[float, float] | None = None
+    quant_levels: int = Field(0, ge=0)
     training: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("noise")
@@ -57,6 +62,20 @@ class ModelConfig(_Strict):
         from medenoise.noise.spec import parse_noise_spec  # lazy: medenoise.noise loads torch
 
         return str(parse_noise_spec(v))
+
+    @model_validator(mode="after")
+    def _recording_needs_diagonal_ssdn(self) -> ModelConfig:
+        if self.clip is None and not self.quant_levels:
+            return self
+        if self.clip is not None and not 0 <= self.clip[0] < self.clip[1] <= 1:
+            raise ValueError("clip must be [LO, HI] with 0 ≤ LO < HI ≤ 1")
+        full_rgb = self.channels == 3 and self.covariance == "full"
+        if self.method != "ssdn" or self.covariance == "mu" or full_rgb:
+            raise ValueError(
+                "clip and quant_levels shape the SSDN likelihood of a diagonal prior: "
+                "use method ssdn with channels 1 or covariance diag"
+            )
+        return self
 
     @field_validator("version")
     @classmethod

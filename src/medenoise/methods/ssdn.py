@@ -8,12 +8,11 @@ import torch
 
 from medenoise.methods.base import DenoisingMethod
 from medenoise.nets import BlindSpotUNet
+from medenoise.noise.censored import Recording, recorded_nll, recorded_posterior_mean
 from medenoise.noise.likelihood import (
     head_channels,
     level_balance_weight,
-    negative_log_likelihood,
     paper_loss,
-    posterior_mean,
     prior_from_head,
 )
 
@@ -35,6 +34,11 @@ class SSDN(DenoisingMethod):
     @property
     def mu_only(self) -> bool:
         return self.model_config.covariance == "mu"
+
+    @property
+    def recording(self) -> Recording:
+        """Clipping and quantisation of the data (ModelConfig clip, quant_levels)."""
+        return Recording.of(self.model_config)
 
     @property
     def takes_known_level(self) -> bool:
@@ -77,7 +81,7 @@ class SSDN(DenoisingMethod):
         if supervised:
             true = true.to(params)
         var_n = self.noise.variance(prior.mu, true if supervised else params)
-        loss = paper_loss(negative_log_likelihood(y, prior, var_n), c)
+        loss = paper_loss(recorded_nll(y, prior, var_n, self.recording), c)
         if self.train_config and self.train_config.method_options.balance_noise_levels:
             loss = loss * level_balance_weight(prior, var_n)
         loss = loss.mean()
@@ -99,4 +103,4 @@ class SSDN(DenoisingMethod):
             return out.float()
         prior = prior_from_head(out, self.model_config.channels, self.model_config.covariance)
         var_n = self.noise.variance(prior.mu, self.noise_param(y, params))
-        return posterior_mean(y, prior, var_n).float()
+        return recorded_posterior_mean(y, prior, var_n, self.recording).float()
