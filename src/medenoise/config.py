@@ -65,15 +65,19 @@ class ModelConfig(_Strict):
 
     @model_validator(mode="after")
     def _recording_needs_diagonal_ssdn(self) -> ModelConfig:
-        if self.clip is None and not self.quant_levels:
-            return self
+        recorded = self.clip is not None or bool(self.quant_levels)
+        rician = self.method == "ssdn" and self.noise.startswith("rician")
         if self.clip is not None and not 0 <= self.clip[0] < self.clip[1] <= 1:
             raise ValueError("clip must be [LO, HI] with 0 ≤ LO < HI ≤ 1")
-        full_rgb = self.channels == 3 and self.covariance == "full"
-        if self.method != "ssdn" or self.covariance == "mu" or full_rgb:
+        if recorded and (self.method != "ssdn" or self.covariance == "mu" or rician):
             raise ValueError(
-                "clip and quant_levels shape the SSDN likelihood of a diagonal prior: "
-                "use method ssdn with channels 1 or covariance diag"
+                "clip and quant_levels shape the SSDN likelihood of gaussian, poisson or pg "
+                "noise: use method ssdn with covariance full or diag"
+            )
+        if (recorded or rician) and self.channels == 3 and self.covariance == "full":
+            raise ValueError(
+                "clip, quant_levels and rician noise need a diagonal prior: "
+                "use channels 1 or covariance diag"
             )
         return self
 
@@ -264,7 +268,7 @@ class TrainConfig(_Strict):
         if ssdn and model.covariance != "mu" and not noise.has_likelihood:
             raise ValueError(
                 f"SSDN has no likelihood for {noise.kind} noise; use gaussian, "
-                "poisson or pg (or --covariance mu)"
+                "poisson, pg or rician (or --covariance mu)"
             )
         known_level = ssdn and model.noise_param == "known"
         if known_level and data.data_kind == "noisy" and not noise.spec.is_fixed:
