@@ -49,6 +49,11 @@ class ModelConfig(_Strict):
     depth: int = Field(5, ge=2, le=5)
     # student (`medenoise distill`): the model whose output it was trained to reproduce
     teacher: str | None = None
+    # SSDN on recorded data (noise/censored.py): values at LO or HI of `clip` (the [0, 1]
+    # scale) count as censored, P(Y ≤ LO) / P(Y ≥ HI); with `quant_levels` = L the data are
+    # the integers k/L (255: 8-bit) and each value counts as its bin of width 1/L
+    clip: tuple[float, float] | None = None
+    quant_levels: int = Field(0, ge=0)
     training: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("noise")
@@ -57,6 +62,24 @@ class ModelConfig(_Strict):
         from medenoise.noise.spec import parse_noise_spec  # lazy: medenoise.noise loads torch
 
         return str(parse_noise_spec(v))
+
+    @model_validator(mode="after")
+    def _recording_needs_diagonal_ssdn(self) -> ModelConfig:
+        recorded = self.clip is not None or bool(self.quant_levels)
+        rician = self.method == "ssdn" and self.noise.startswith("rician")
+        if self.clip is not None and not 0 <= self.clip[0] < self.clip[1] <= 1:
+            raise ValueError("clip must be [LO, HI] with 0 ≤ LO < HI ≤ 1")
+        if recorded and (self.method != "ssdn" or self.covariance == "mu" or rician):
+            raise ValueError(
+                "clip and quant_levels shape the SSDN likelihood of gaussian, poisson or pg "
+                "noise: use method ssdn with covariance full or diag"
+            )
+        if (recorded or rician) and self.channels == 3 and self.covariance == "full":
+            raise ValueError(
+                "clip, quant_levels and rician noise need a diagonal prior: "
+                "use channels 1 or covariance diag"
+            )
+        return self
 
     @field_validator("version")
     @classmethod
@@ -245,7 +268,7 @@ class TrainConfig(_Strict):
         if ssdn and model.covariance != "mu" and not noise.has_likelihood:
             raise ValueError(
                 f"SSDN has no likelihood for {noise.kind} noise; use gaussian, "
-                "poisson or pg (or --covariance mu)"
+                "poisson, pg or rician (or --covariance mu)"
             )
         known_level = ssdn and model.noise_param == "known"
         if known_level and data.data_kind == "noisy" and not noise.spec.is_fixed:

@@ -8,12 +8,11 @@ import torch
 
 from medenoise.methods.base import DenoisingMethod
 from medenoise.nets import BlindSpotUNet
+from medenoise.noise.censored import Recording
 from medenoise.noise.likelihood import (
     head_channels,
     level_balance_weight,
-    negative_log_likelihood,
     paper_loss,
-    posterior_mean,
     prior_from_head,
 )
 
@@ -35,6 +34,11 @@ class SSDN(DenoisingMethod):
     @property
     def mu_only(self) -> bool:
         return self.model_config.covariance == "mu"
+
+    @property
+    def recording(self) -> Recording:
+        """Clipping and quantisation of the data (ModelConfig clip, quant_levels)."""
+        return Recording.of(self.model_config)
 
     @property
     def takes_known_level(self) -> bool:
@@ -76,8 +80,9 @@ class SSDN(DenoisingMethod):
         supervised = self.supervises_level(true)
         if supervised:
             true = true.to(params)
-        var_n = self.noise.variance(prior.mu, true if supervised else params)
-        loss = paper_loss(negative_log_likelihood(y, prior, var_n), c)
+        level = true if supervised else params
+        var_n = self.noise.variance(prior.mu, level)
+        loss = paper_loss(self.noise.nll(y, prior, var_n, level, self.recording), c)
         if self.train_config and self.train_config.method_options.balance_noise_levels:
             loss = loss * level_balance_weight(prior, var_n)
         loss = loss.mean()
@@ -98,5 +103,6 @@ class SSDN(DenoisingMethod):
         if self.mu_only:
             return out.float()
         prior = prior_from_head(out, self.model_config.channels, self.model_config.covariance)
-        var_n = self.noise.variance(prior.mu, self.noise_param(y, params))
-        return posterior_mean(y, prior, var_n).float()
+        level = self.noise_param(y, params)
+        var_n = self.noise.variance(prior.mu, level)
+        return self.noise.posterior_mean(y, prior, var_n, level, self.recording).float()

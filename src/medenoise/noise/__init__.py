@@ -4,8 +4,9 @@ from medenoise.noise.base import NoiseModel
 from medenoise.noise.gaussian import GaussianNoise
 from medenoise.noise.poisson import PoissonNoise
 from medenoise.noise.poisson_gaussian import PoissonGaussianNoise
+from medenoise.noise.rician import RicianNoise
 from medenoise.noise.spec import NoiseSpec, parse_noise_spec
-from medenoise.noise.synthetic_only import ImpulseNoise, RicianNoise
+from medenoise.noise.synthetic_only import ImpulseNoise
 
 NOISE_MODELS: dict[str, type[NoiseModel]] = {
     cls.kind: cls

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from medenoise.errors import UserError
+from medenoise.noise.censored import recorded_nll, recorded_posterior_mean
 from medenoise.noise.spec import NoiseSpec
 
 # Learned values: softplus(θ − 4) + 1e-3, always positive; ≈ 4.9/255 at θ = 0.
@@ -91,6 +92,17 @@ class NoiseModel:
     def variance(self, mu_x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
         """Per-pixel, per-channel noise variance (diagonal Σ_n), float64, shape like mu_x."""
         raise NotImplementedError
+
+    def nll(self, y, prior, var_n: torch.Tensor, params: torch.Tensor, recording) -> torch.Tensor:
+        """SSDN NLL of y per pixel (N,H,W): the Gaussian predictive N(μ_x, Σ_x + Σ_n), with
+        clipped / quantised values as interval masses (`recording`, noise/censored.py)."""
+        return recorded_nll(y, prior, var_n, recording)
+
+    def posterior_mean(
+        self, y, prior, var_n: torch.Tensor, params: torch.Tensor, recording
+    ) -> torch.Tensor:
+        """E[x | y] (N,C,H,W), float64, matching `nll`."""
+        return recorded_posterior_mean(y, prior, var_n, recording)
 
     def regulariser(self, var_n: torch.Tensor) -> torch.Tensor:
         """Term subtracted from the loss when the level is learned: 0.1·mean σ̂_n."""

@@ -4,24 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from medenoise.noise.base import NoiseModel, normal_like, per_image, uniform_like
-
-
-class RicianNoise(NoiseModel):
-    """MRI magnitude noise: y = |x + n₁ + i·n₂|, n ~ N(0, σ²), σ = s/255."""
-
-    kind = "rician"
-    param_names = ("sigma",)
-    has_likelihood = False
-
-    def from_spec_values(self, values):
-        return (values["sigma"] / 255.0).reshape(-1, 1)
-
-    def add(self, x, params, generator=None):
-        s = per_image(params, 0).to(x.dtype)
-        real = x + s * normal_like(x, generator)
-        imag = s * normal_like(x, generator)
-        return torch.sqrt(real**2 + imag**2)
+from medenoise.noise.base import NoiseModel, per_image, uniform_like
 
 
 class ImpulseNoise(NoiseModel):
