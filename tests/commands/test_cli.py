@@ -101,12 +101,13 @@ def _help(cli, *command) -> str:
 
 def test_help_lists_the_values_of_enumerated_options_in_panels(cli):
     text = _help(cli, "denoise")
-    for values in ("<32|bf16>", "<torch|onnx>", "<auto|0|1|2>", "<cpu|cuda|cuda:N>"):
+    for values in ("<32|bf16|auto>", "<torch|onnx|auto>", "<auto|0|1|2>", "<cpu|cuda|cuda:N>"):
         assert values in text, values
     for panel in ("Input", "Model", "Output", "Speed and hardware", "Adaptation"):
         assert f"─ {panel} ─" in text, panel
     assert "dB" not in text  # measured gains live in BENCHMARKS.md, not in help texts
-    assert "<32|bf16>" in _help(cli, "evaluate") and "<cpu|cuda|cuda:N>" in _help(cli, "evaluate")
+    evaluate = _help(cli, "evaluate")
+    assert "<32|bf16|auto>" in evaluate and "<cpu|cuda|cuda:N>" in evaluate
     assert "<cpu|cuda|cuda:N>" in _help(cli, "bench") and "<cpu|cuda|cuda:N>" in _help(cli, "study")
 
 

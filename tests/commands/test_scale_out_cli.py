@@ -99,6 +99,7 @@ def test_denoise_batch_sends_stack_planes_together(
     for batch in (None, 3):
         out = tmp_path / f"b{batch}"
         extra = [] if batch is None else ["--batch", batch]
+        extra += ["--backend", "torch", "--precision", "32"]  # no probe: only the planes' calls
         res = cli("denoise", tmp_path / "s.tif", "-o", out, "--model", model_file, *extra)
         assert res.exit_code == 0, res.output
         outs[batch] = tifffile.imread(out / "s.tif").astype(np.int32)

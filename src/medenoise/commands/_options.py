@@ -185,8 +185,10 @@ PrecisionOpt = Annotated[
     str,
     typer.Option(
         "--precision",
-        help="bf16 runs the network's convolutions under bfloat16 autocast (GPUs); the noise "
-        "model and posterior stay float64. Lightning's 32-true / bf16-mixed are accepted too.",
+        help="bf16 runs the network's convolutions under bfloat16 autocast; the noise "
+        "model and posterior stay float64. auto (denoise's default): on CPU, bf16 only where "
+        "a short probe finds it faster with output within 1e-3 of float32 (docs/speed.md). "
+        "Lightning's 32-true / bf16-mixed are accepted too.",
         metavar=metavar(Precision),
         rich_help_panel=SPEED,
     ),
@@ -196,7 +198,26 @@ BackendOpt = Annotated[
     typer.Option(
         "--backend",
         help="onnx: run the network in ONNX Runtime (CPU; speed in BENCHMARKS.md); the first "
-        "use of a model exports it to the cache.",
+        "use of a model exports it to the cache. auto (denoise's default): on CPU, ONNX "
+        "Runtime where a short probe finds it faster (docs/speed.md); torch on a GPU.",
+        rich_help_panel=SPEED,
+    ),
+]
+Threads = Annotated[
+    int | None,
+    typer.Option(
+        help="CPU threads for the network. Default: $OMP_NUM_THREADS if set, else the cores "
+        "this process may use (its CPU affinity, capped by a container's CPU quota).",
+        min=1,
+        rich_help_panel=SPEED,
+    ),
+]
+Verbose = Annotated[
+    bool,
+    typer.Option(
+        "--verbose",
+        help="Say on stderr, once per model, how it runs: backend and precision, threads, "
+        "tile, overlap, batch, and the probe's timings behind an automatic choice.",
         rich_help_panel=SPEED,
     ),
 ]

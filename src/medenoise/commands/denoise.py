@@ -4,6 +4,9 @@ by the guard (medenoise.guard)."""
 
 from __future__ import annotations
 
+import contextlib
+from pathlib import Path
+
 import typer
 
 from medenoise.commands._common import fail, parse_device, parse_range, parse_shard, user_errors
@@ -26,9 +29,11 @@ from medenoise.commands._options import (
     Shard,
     SkipBad,
     Strict,
+    Threads,
     Tile,
     TrustPickle,
     ValueRange,
+    Verbose,
 )
 from medenoise.guard import session
 from medenoise.inference.options import Backend
@@ -51,9 +56,11 @@ def denoise(
     tile: Tile = None,
     exact: Exact = False,
     batch: Batch = None,
-    precision: PrecisionOpt = "32",
-    backend: BackendOpt = Backend.TORCH,
+    precision: PrecisionOpt = "auto",
+    backend: BackendOpt = Backend.AUTO,
     device: DeviceOpt = "cpu",
+    threads: Threads = None,
+    verbose: Verbose = False,
     shard: Shard = None,
     adapt: AdaptSteps = 0,
     adapt_lr: AdaptLr = 1e-4,
@@ -62,33 +69,45 @@ def denoise(
     from medenoise.commands.batch import denoise_file, process_files
     from medenoise.data.io.nifti import parse_axis
     from medenoise.inference.options import InferenceOptions
+    from medenoise.inference.threads import using_threads
     from medenoise.planning import plan_jobs
 
-    with user_errors():
-        vrange = parse_range(value_range)
-        slice_axis = parse_axis(axis)
-        jobs = plan_jobs(inputs, out, overwrite, shard=parse_shard(shard), check_existing=False)
-        report = session.check_report_path(report, [p for j in jobs for p in (j.src, j.dst)])
-        choice = None
-        if model is None and adapt:  # one model to adapt: the first input's verdict picks it
-            choice = _choose(jobs, vrange, slice_axis, noise)
-            model, noise = choice.model, choice.noise
-        options = InferenceOptions(
-            tile=tile, batch=batch, precision=precision, ensemble=ensemble, backend=backend,
-            device=parse_device(device).torch, exact=exact,
-        )  # fmt: skip
-        if model is None:  # each input's own noise picks its model (medenoise inspect's verdict)
-            denoiser = session.ChoosingDenoiser(_loader(options, trust_pickle), noise)
-        else:
-            denoiser = _denoiser(model, jobs, options, trust_pickle, adapt, adapt_lr, noise, vrange)
-    guarded = session.GuardedDenoiser(denoiser, strict=strict, name=model)
-    reading = dict(noise=noise, value_range=vrange, axis=slice_axis, overwrite=overwrite)
-    try:
-        process_files(jobs, lambda job: denoise_file(guarded, job, **reading), skip_bad)
-    finally:  # the report is written whatever the files' fate
-        if report is not None:
-            with user_errors():
-                session.write_report(report, guarded, choice.note if choice else None)
+    with contextlib.ExitStack() as stack:
+        with user_errors():
+            vrange = parse_range(value_range)
+            slice_axis = parse_axis(axis)
+            shards = parse_shard(shard)
+            jobs = plan_jobs(inputs, out, overwrite, shard=shards, check_existing=False)
+            paths = [p for j in jobs for p in (j.src, j.dst)]
+            report = session.check_report_path(report, paths)
+            choice = None
+            if model is None and adapt:  # one model to adapt: the first input's verdict picks
+                choice = _choose(jobs, vrange, slice_axis, noise)
+                model, noise = choice.model, choice.noise
+            torch_device = parse_device(device).torch
+            # torch's threads for this run only (in-process callers get theirs back)
+            used = stack.enter_context(using_threads(threads)) if torch_device == "cpu" else None
+            options = InferenceOptions(
+                tile=tile, batch=batch, precision=precision, ensemble=ensemble, backend=backend,
+                device=torch_device, exact=exact, threads=used[0] if used else None,
+            )  # fmt: skip
+            announce = _announcer(used) if verbose else None
+            if model is None:  # each input's own noise picks its model (inspect's verdict)
+                load = _loader(options, trust_pickle, announce)
+                denoiser = session.ChoosingDenoiser(load, noise)
+            else:
+                tuning = (adapt, adapt_lr, noise, vrange)
+                denoiser = _denoiser(model, jobs, options, trust_pickle, *tuning)
+                if announce is not None:
+                    announce(denoiser)
+        guarded = session.GuardedDenoiser(denoiser, strict=strict, name=model)
+        reading = dict(noise=noise, value_range=vrange, axis=slice_axis, overwrite=overwrite)
+        try:
+            process_files(jobs, lambda job: denoise_file(guarded, job, **reading), skip_bad)
+        finally:  # the report is written whatever the files' fate
+            if report is not None:
+                with user_errors():
+                    session.write_report(report, guarded, choice.note if choice else None)
 
 
 def _choose(jobs, vrange, axis, noise):
@@ -113,15 +132,29 @@ def _choose(jobs, vrange, axis, noise):
     raise errors[0]
 
 
-def _loader(options, trust_pickle: bool):
-    """Model name -> loaded denoiser with this run's options."""
+def _loader(options, trust_pickle: bool, announce=None):
+    """Model name -> loaded denoiser with this run's options (announced with --verbose)."""
 
     def load(name: str):
         from medenoise.api import load_model
 
-        return load_model(name, trust_pickle=trust_pickle, options=options)
+        den = load_model(name, trust_pickle=trust_pickle, options=options)
+        if announce is not None:
+            announce(den)
+        return den
 
     return load
+
+
+def _announcer(threads):
+    """--verbose: print on stderr how a loaded denoiser runs (autopath.describe)."""
+
+    def announce(den) -> None:
+        from medenoise.inference.autopath import describe
+
+        typer.echo(f"{Path(str(den.source)).name}: {describe(den, threads)}", err=True)
+
+    return announce
 
 
 def _denoiser(model: str, jobs, options, trust_pickle: bool, adapt: int, lr: float, noise, vrange):

@@ -29,7 +29,7 @@ from medenoise.data.tiling import (
     tiled_apply,
 )
 from medenoise.errors import UserError
-from medenoise.inference.options import InferenceOptions
+from medenoise.inference.options import InferenceOptions, Precision
 from medenoise.inference.padding import pad_reflect, padded_size
 from medenoise.inference.runners import make_runner, to_device
 from medenoise.nets import MULTIPLE
@@ -117,9 +117,11 @@ class Denoiser(ArrayDenoiser):
         if batch is not None and batch < 1:
             raise UserError(f"batch {batch}: give at least 1", self.source)
         self.tile, self.batch = tile, batch
-        self.precision = options.precision.value
         self.ensemble = bool(options.ensemble)
         self.runner = runner if runner is not None else make_runner(module, options)
+        self.precision = options.precision.value  # what runs, once `auto` has chosen
+        if options.precision is Precision.AUTO:
+            self.precision = "bf16" if getattr(self.runner, "bf16", False) else "32"
         self.device = torch.device(self.runner.device)
 
     @property

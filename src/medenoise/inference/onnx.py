@@ -156,7 +156,12 @@ class OnnxRunner:
         self.takes_params = takes_params(module)
 
     def run(self, x: torch.Tensor, params: torch.Tensor | None) -> torch.Tensor:
-        """The clean estimate of a padded (N, C, S, S) float32 batch, as a CPU tensor."""
+        """The clean estimate of a padded (N, C, S, S) float32 batch, as a CPU tensor (the
+        graph takes one image per call, so a batch runs image by image)."""
+        if x.shape[0] > 1:
+            one = params is None or params.shape[0] == 1  # one level for the whole batch
+            rows = [params if one else params[i : i + 1] for i in range(x.shape[0])]
+            return torch.cat([self.run(x[i : i + 1], rows[i]) for i in range(x.shape[0])])
         feed = {"noisy": np.ascontiguousarray(x.detach().cpu().numpy(), np.float32)}
         if self.takes_params:  # Denoiser.noise_params always gives them for such models
             feed["params"] = np.ascontiguousarray(params.cpu().numpy(), np.float32)

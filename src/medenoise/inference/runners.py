@@ -44,7 +44,12 @@ class TorchRunner:
 
 
 def make_runner(module, options: InferenceOptions):
-    """The runner `options.backend` asks for; ONNX only on the CPU in float32, when installed."""
+    """The runner `options.backend` asks for; ONNX only on the CPU in float32, when installed;
+    an automatic precision or backend is chosen by a probe (inference/autopath.py)."""
+    if options.backend is Backend.AUTO or options.precision is Precision.AUTO:
+        from medenoise.inference.autopath import auto_runner
+
+        return auto_runner(module, options, make_runner)
     if options.backend is Backend.TORCH:
         return TorchRunner(module, options.device, options.precision)
     if options.precision is not Precision.FP32:
@@ -57,4 +62,4 @@ def make_runner(module, options: InferenceOptions):
         raise UserError(
             "--backend onnx needs onnxruntime and onnxscript: pip install 'medenoise[onnx]'"
         )
-    return OnnxRunner(module)
+    return OnnxRunner(module, threads=options.threads)
