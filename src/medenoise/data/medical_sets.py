@@ -28,6 +28,7 @@ from medenoise.errors import UserError
 SET_PREFIX = "set:"  # a training `data:` entry naming a set, e.g. "set:med-train"
 ROOT_ENV = "MEDENOISE_DATA_ROOT"
 TRAIN, TEST = "med-train", "med-test"
+MIN_GAP = 3  # slices left out between the training and the test range of a series
 SETS = (TRAIN, TEST)
 
 
@@ -65,9 +66,8 @@ ENTRIES: tuple[Entry, ...] = (
           member="1-101.dcm"),  # fmt: skip
     # thoracic/cardiac MR, 640² interpolated matrix: a 3-slice gap
     Entry("mr-cardiac", "mr_cardiac", 44, range(0, 33), range(36, 44)),
-    # Colin27 T1 head volume, 1 mm sagittal slices: training up to slice 109, an 8-slice gap,
-    # then every 4th of slices 118-149 (all sides of one head: the test slices mirror training
-    # slices across the midline, a milder leak than a neighbour)
+    # Colin27 T1 head volume, 1 mm axial slices (the reader's default axis, the last one),
+    # bottom to top: training slices 10-109, an 8-slice gap, then every 4th of slices 118-149
     Entry("mr-colin27", "brain_mri/ch2.nii.gz", 181, range(10, 110), range(118, 150, 4)),
     _single("xray-cr", "chest_xray/RG1_UNCR.dcm", TRAIN),  # the only 15-bit radiograph
     _single("xray-nih-1", "chest_xray/00000001_000.png", TRAIN),
@@ -206,11 +206,3 @@ def load(
         plane = cache[item.unit][item.index]
         out.append((item.label, np.ascontiguousarray(plane, np.float32)))
     return out
-
-
-def describe(name: str, root: str | Path | None = None) -> str:
-    """One line naming the set, its root and its planes (for `evaluate --set`)."""
-    found = items(name, root)
-    return f"set {name} ({len(found)} images, root {data_root(root)}): " + ", ".join(
-        i.label for i in found
-    )
