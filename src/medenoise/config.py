@@ -339,8 +339,9 @@ class TrainConfig(_Strict):
 
 
 def _beside(recipe: str | Path, entry: Any) -> Any:
-    """`entry` resolved against the recipe's folder unless absolute (or not a string)."""
-    if not isinstance(entry, str) or Path(entry).is_absolute():
+    """`entry` resolved against the recipe's folder unless absolute (or not a string, or a
+    named set such as `set:med-train`)."""
+    if not isinstance(entry, str) or Path(entry).is_absolute() or entry.startswith("set:"):
         return entry
     return str((Path(recipe).parent / entry).resolve())
 

@@ -1,6 +1,9 @@
 """`medenoise demo`: a real MRI and a real CT slice, noised, denoised by the shipped SSDN
 model and by BM3D, scored and shown; then SSDN fine-tuned on the noisy images alone.
 
+The model is the medical one, `ssdn-med-gray` (trained on medical slices, never on these two
+images), once the zoo ships it; until then the photo model `ssdn-gauss25-gray`.
+
 The two images ship inside dependencies (matplotlib's `s1045.ima.gz` MRI slice, pydicom's
 `CT_small.dcm`), so the demo needs no download and no data folder.
 """
@@ -14,7 +17,15 @@ from pathlib import Path
 import numpy as np
 
 SIGMA = 25.0
-DEFAULT_MODEL = "ssdn-gauss25-gray"
+MODEL = "ssdn-med-gray"  # the demo's model, the one name to change
+FALLBACK_MODEL = "ssdn-gauss25-gray"  # shown while the zoo does not ship MODEL
+
+
+def default_model() -> str:
+    """MODEL when the zoo ships it, else FALLBACK_MODEL."""
+    from medenoise.zoo import entry
+
+    return MODEL if entry(MODEL) is not None else FALLBACK_MODEL
 
 
 def demo_images() -> dict[str, np.ndarray]:
@@ -39,15 +50,18 @@ def _score(den: np.ndarray, clean: np.ndarray) -> tuple[float, float]:
 
 def run_demo(
     out: Path,
-    model: str = DEFAULT_MODEL,
+    model: str | None = None,
     finetune_steps: int = 40,
     seed: int = 0,
     log: Callable[[str], None] = print,
 ) -> dict:
-    """Denoise both images with `model` and BM3D, fine-tune, write `out`; return the rows."""
+    """Denoise both images with `model` (default: `default_model()`) and BM3D, fine-tune,
+    write `out`; return the rows."""
     from medenoise.api import load_model
     from medenoise.eval.evaluate import save_plane
     from medenoise.inference.denoiser import ClassicalDenoiser
+
+    model = model or default_model()
 
     den = load_model(model)
     bm3d = ClassicalDenoiser("bm3d")

@@ -69,6 +69,17 @@ Images = Annotated[
     int | None,
     typer.Option(help="FMD noisy images per field (default: every frame).", rich_help_panel=INPUT),
 ]
+SetOpt = Annotated[
+    str | None,
+    typer.Option("--set", help="A named medical set (med-test, med-train; docs/medical-sets.md) "
+                 "instead of --clean, with --noise; its images are listed in the output.",
+                 rich_help_panel=INPUT),
+]  # fmt: skip
+DataRoot = Annotated[
+    Path | None,
+    typer.Option(help="Data root the --set resolves against (default: $MEDENOISE_DATA_ROOT, "
+                 "else ../shared/data beside the repository).", rich_help_panel=INPUT),
+]  # fmt: skip
 Seed = Annotated[int, typer.Option(help="Seed of the synthetic noise.", rich_help_panel=INPUT)]
 Repeats = Annotated[int, typer.Option(help="Noise draws per clean image.", rich_help_panel=INPUT)]
 Assume = Annotated[
@@ -104,6 +115,8 @@ class Sources(NamedTuple):
     images: int | None
     seed: int
     repeats: int
+    set_name: str | None = None
+    data_root: Path | None = None
 
 
 def _json_safe(value):
@@ -117,11 +130,15 @@ def _json_safe(value):
     return value
 
 
-def build_samples(denoiser, clean, noise, noisy, fmd, avg, fov, images, seed, repeats):
+def build_samples(
+    denoiser, clean, noise, noisy, fmd, avg, fov, images, seed, repeats, set_name=None, root=None
+):
     """The sample stream and its length for one model (channels follow the model)."""
     from medenoise.eval import samples as S
 
     channels = getattr(denoiser.config, "channels", None)
+    if set_name:
+        return _set_samples(channels, clean, noise, noisy, fmd, seed, repeats, set_name, root)
     if fmd:
         if clean or noisy or noise:
             raise UserError("--fmd takes no --clean/--noisy/--noise (the layout has both)")
@@ -143,9 +160,24 @@ def build_samples(denoiser, clean, noise, noisy, fmd, avg, fov, images, seed, re
     )
 
 
+def _set_samples(channels, clean, noise, noisy, fmd, seed, repeats, set_name, root):
+    """A named medical set with synthetic noise: the stream and its length."""
+    from medenoise.data.medical_sets import items
+    from medenoise.eval.medical_sets import set_samples
+
+    if clean or noisy or fmd:
+        raise UserError("--set takes no --clean/--noisy/--fmd (the set names its images)")
+    if not noise:
+        raise UserError("--set needs --noise SPEC (synthetic noise on the set's images)")
+    stream = set_samples(set_name, noise, channels, seed, repeats, root)
+    return stream, len(items(set_name, root)) * repeats
+
+
 def evaluate(
     *,  # keyword-only: --help shows the panels in this order (Input, Model, Output, ...)
     clean: Clean = None,
+    set_name: SetOpt = None,
+    data_root: DataRoot = None,
     noise: SyntheticNoise = None,
     noisy: Noisy = None,
     fmd: Fmd = None,
@@ -169,14 +201,27 @@ def evaluate(
     """Evaluate denoisers (help text: EVALUATE_HELP)."""
     from medenoise.inference.options import InferenceOptions
 
-    sources = Sources(clean, noise, noisy, fmd, avg, fov, images, seed, repeats)
+    sources = Sources(
+        clean, noise, noisy, fmd, avg, fov, images, seed, repeats, set_name, data_root
+    )
     with user_errors():
+        listing = _set_listing(set_name, data_root)
         options = InferenceOptions(
             precision=precision, ensemble=ensemble, device=parse_device(device).torch
         )
         scoring = dict(assume=assume, adapt=adapt, adapt_lr=adapt_lr, progress=progress)
         results = _score_models(model, sources, options, save, **scoring)
-    _print_results(results, as_json, eight_bit)
+    _print_results(results, as_json, eight_bit, listing)
+
+
+def _set_listing(set_name: str | None, root: Path | None) -> dict | None:
+    """{"name", "root", "images"} of a --set (checked before any model loads), else None."""
+    if not set_name:
+        return None
+    from medenoise.data.medical_sets import data_root, items
+
+    labels = [i.label for i in items(set_name, root)]
+    return {"name": set_name, "root": str(data_root(root)), "images": labels}
 
 
 def _score_models(names: list[str], sources: Sources, options, save: Path | None, **scoring):
@@ -228,14 +273,21 @@ def _score_one(name, label, den, sources: Sources, options, save, several, *, as
     return label, res
 
 
-def _print_results(results: list[tuple[str, dict]], as_json: bool, eight_bit: bool) -> None:
-    """The JSON object (one model's, or {"models": [...]}) or the table and protocol line."""
+def _print_results(
+    results: list[tuple[str, dict]], as_json: bool, eight_bit: bool, listing: dict | None = None
+) -> None:
+    """The JSON object (one model's, or {"models": [...]}; a --set's listing under "set") or
+    the set's listing line, the table and the protocol line."""
     from medenoise.eval.evaluate import PROTOCOL_TEXT, format_table
 
     if as_json:
         obj = results[0][1] if len(results) == 1 else {"models": [r for _, r in results]}
+        obj = obj if listing is None else {**obj, "set": listing}
         typer.echo(json.dumps(_json_safe(obj), indent=1))
         return
+    if listing is not None:
+        typer.echo(f"set {listing['name']} ({len(listing['images'])} images, root "
+                   f"{listing['root']}): {', '.join(listing['images'])}")  # fmt: skip
     typer.echo(format_table(results, eight_bit))
     typer.echo(f"protocol: {PROTOCOL_TEXT}")
 

@@ -48,8 +48,12 @@ def demo(
         "demo"
     ),
     model: Annotated[
-        str, typer.Option(help="Zoo model (or model file) to show.")
-    ] = "ssdn-gauss25-gray",
+        str | None,
+        typer.Option(
+            help="Zoo model (or model file) to show [default: ssdn-med-gray when the zoo "
+            "ships it, else ssdn-gauss25-gray]."
+        ),
+    ] = None,
     finetune_steps: Annotated[
         int, typer.Option(help="Self-supervised fine-tuning steps on the noisy images.")
     ] = 40,
@@ -60,10 +64,11 @@ def demo(
     the noisy images alone; prints PSNR/SSIM/time and writes images and comparison.png."""
     import sys
 
-    from medenoise.demo import run_demo
+    from medenoise.demo import default_model, run_demo
     from medenoise.zoo import entry
 
     with user_errors():
+        model = model or default_model()
         if entry(model) is None and not Path(model).is_file():
             fail(
                 f"model {model!r} is neither a shipped zoo model nor a file; this version "

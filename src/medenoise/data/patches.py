@@ -19,10 +19,16 @@ MAX_REJECTIONS = 20
 
 
 def list_images(sources: Iterable[str | Path]) -> list[Path]:
-    """Image files named directly or found recursively under folders, sorted per source."""
+    """Image files named directly or found recursively under folders, sorted per source;
+    a named set (`set:med-train`, eval/medical_sets.py) stays one entry for `load_planes`."""
+    from medenoise.data.medical_sets import is_set_entry
     from medenoise.planning import find_images
 
-    return [file for file, _ in find_images(list(sources))]
+    out: list[Path] = []
+    for source in sources:
+        found = [Path(source)] if is_set_entry(source) else [f for f, _ in find_images([source])]
+        out.extend(found)
+    return out
 
 
 def to_channels(array: np.ndarray, channels: int, path: Path | str) -> np.ndarray:
@@ -45,9 +51,14 @@ def load_planes(
     every slice. `value_range` (LO, HI) overrides each file's working range."""
     # The slices of one DICOM series are read together, with the one working range `denoise`
     # gives them, so what a model trains or adapts on is scaled as what it will denoise.
+    from medenoise.data import medical_sets
     from medenoise.data.io.series import group_inputs, read_unit
 
     planes: list[np.ndarray] = []
+    for entry in [f for f in files if medical_sets.is_set_entry(f)]:  # each series on its range
+        for _, plane in medical_sets.load(str(entry), value_range):
+            planes.append(np.ascontiguousarray(to_channels(plane, channels, entry), np.float32))
+    files = [f for f in files if not medical_sets.is_set_entry(f)]
     for unit in group_inputs(files):
         arr = read_unit(unit, value_range).array
         arr = arr.reshape(-1, *arr.shape[-3:])
