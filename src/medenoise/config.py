@@ -10,7 +10,7 @@ option combinations live in `TrainConfig._trainable`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -132,6 +132,9 @@ class DatasetConfig(_Strict):
         return bool(self.pairs) or self.layout == "fmd"
 
 
+_Extent = Annotated[int, Field(ge=0, le=8)]
+
+
 class MethodOptions(_Strict):
     """Knobs of one method's training loss (ignored by the others)."""
 
@@ -150,6 +153,10 @@ class MethodOptions(_Strict):
     balance_noise_levels: bool = False
     # Noise2Void: fraction of pixels masked per patch (the N2V paper's 64 per 64² patch)
     n2v_fraction: float = Field(1.0 / 64.0, gt=0, le=0.25)
+    # Noise2Void with correlated noise: (rows, columns) half-extent of a structured blind spot
+    # (structN2V); (0, 0) is plain N2V. medenoise.correlated.struct_extent gives it from the
+    # inspector's measured correlation.
+    n2v_struct: tuple[_Extent, _Extent] = (0, 0)
     # student on clean data: noisy copies synthesised per image, each denoised once by the
     # teacher (whole image, so the target has all its context) and kept in memory
     realizations: int = Field(4, ge=1)

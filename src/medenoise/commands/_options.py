@@ -257,3 +257,16 @@ AdaptLr = Annotated[
         rich_help_panel=ADAPT,
     ),
 ]
+
+PixelShuffle = Annotated[
+    str | None,
+    typer.Option(
+        "--pd",
+        metavar="K|auto",
+        help="Run a blind-spot model (SSDN) on the stride-K pixel-shuffled sub-images, for noise "
+        "correlated between neighbouring pixels (CT kernels, interpolated MR); auto: K from "
+        "each image's measured correlation (docs/correlated-noise.md).",
+        show_default=False,
+        rich_help_panel=MODEL,
+    ),
+]

@@ -24,6 +24,7 @@ from medenoise.commands._options import (
     Model,
     Out,
     Overwrite,
+    PixelShuffle,
     PrecisionOpt,
     Report,
     Shard,
@@ -64,6 +65,7 @@ def denoise(
     shard: Shard = None,
     adapt: AdaptSteps = 0,
     adapt_lr: AdaptLr = 1e-4,
+    pd: PixelShuffle = None,
 ) -> None:
     """Denoise images with a trained model; writes each result into the output folder."""
     from medenoise.commands.batch import denoise_file, process_files
@@ -100,6 +102,12 @@ def denoise(
                 denoiser = _denoiser(model, jobs, options, trust_pickle, *tuning)
                 if announce is not None:
                     announce(denoiser)
+            if pd is not None:
+                from medenoise.correlated import with_pd
+
+                if model is None:
+                    fail("--pd needs --model (a blind-spot model such as ssdn-gauss5-50-gray)")
+                denoiser = with_pd(denoiser, pd)
         guarded = session.GuardedDenoiser(denoiser, strict=strict, name=model)
         reading = dict(noise=noise, value_range=vrange, axis=slice_axis, overwrite=overwrite)
         try:

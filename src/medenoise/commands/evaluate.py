@@ -23,6 +23,7 @@ from medenoise.commands._options import (
     DeviceOpt,
     Ensemble,
     Json,
+    PixelShuffle,
     PrecisionOpt,
 )
 from medenoise.errors import UserError
@@ -197,6 +198,7 @@ def evaluate(
     device: DeviceOpt = "cpu",
     adapt: AdaptSteps = 0,
     adapt_lr: AdaptLr = 1e-4,
+    pd: PixelShuffle = None,
 ) -> None:
     """Evaluate denoisers (help text: EVALUATE_HELP)."""
     from medenoise.inference.options import InferenceOptions
@@ -210,7 +212,7 @@ def evaluate(
             precision=precision, ensemble=ensemble, device=parse_device(device).torch
         )
         scoring = dict(assume=assume, adapt=adapt, adapt_lr=adapt_lr, progress=progress)
-        results = _score_models(model, sources, options, save, **scoring)
+        results = _score_models(model, sources, options, save, pd=pd, **scoring)
     _print_results(results, as_json, eight_bit, listing)
 
 
@@ -224,7 +226,8 @@ def _set_listing(set_name: str | None, root: Path | None) -> dict | None:
     return {"name": set_name, "root": str(data_root(root)), "images": labels}
 
 
-def _score_models(names: list[str], sources: Sources, options, save: Path | None, **scoring):
+def _score_models(names: list[str], sources: Sources, options, save: Path | None, pd=None,
+                  **scoring):  # fmt: skip
     """(label, result) per model, each loaded with `options` (baselines without the
     self-ensemble); labels are made unique, and --save gets a folder per model if several."""
     from medenoise.api import load_model
@@ -235,7 +238,13 @@ def _score_models(names: list[str], sources: Sources, options, save: Path | None
         load_model(m, options=options.with_(ensemble=None) if is_baseline_name(m) else options)
         for m in names
     ]
-    labels = _unique([model_label(d) for d in denoisers])
+    if pd is not None:  # --pd: blind-spot networks only, labelled '+pdK'
+        from medenoise.correlated import pd_suffix, with_pd
+
+        denoisers = [with_pd(d, pd, strict=False) for d in denoisers]
+        labels = _unique([model_label(d) + pd_suffix(d) for d in denoisers])
+    else:
+        labels = _unique([model_label(d) for d in denoisers])
     several = len(denoisers) > 1
     return [
         _score_one(name, label, den, sources, options, save, several, **scoring)

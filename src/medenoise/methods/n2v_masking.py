@@ -121,3 +121,45 @@ def masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> 
     sq = torch.where(m, (pred - target) ** 2, torch.zeros((), dtype=pred.dtype, device=pred.device))
     count = m.sum()
     return sq.sum() / count.clamp_min(1).to(pred.dtype)
+
+
+def footprint(extent: tuple[int, int]) -> list[tuple[int, int]]:
+    """Offsets (dy, dx) of a structured blind spot: the rectangle |dy| ≤ ey, |dx| ≤ ex."""
+    ey, ex = extent
+    if ey < 0 or ex < 0:
+        raise ValueError(f"struct extent must be non-negative, got {extent}")
+    return [(dy, dx) for dy in range(-ey, ey + 1) for dx in range(-ex, ex + 1)]
+
+
+def struct_mask(
+    y: torch.Tensor,
+    extent: tuple[int, int],
+    fraction: float = DEFAULT_FRACTION,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """structN2V masking (Broaddus et al. 2020) for noise correlated up to lag (ey, ex).
+
+    Each selected pixel and every pixel of its rectangle of half-extent ``extent`` (rows,
+    columns) take uniform random values in the image's range, so neither the pixel nor the
+    neighbours that share its noise reach the network. Unlike plain N2V the centre is not
+    given a neighbour's value: with correlated noise that value carries the centre's noise.
+    Returns (masked_input, bool mask (N,1,H,W) of the selected pixels, where the loss goes).
+    """
+    if y.ndim != 4:
+        raise ValueError(f"expected (N,C,H,W), got shape {tuple(y.shape)}")
+    n, c, h, w = y.shape
+    offsets = footprint(extent)
+    dev = generator.device if generator is not None else y.device
+    b, py, px = (t.to(y.device) for t in n2v_positions((n, h, w), fraction, generator, dev))
+    cover = torch.zeros((n, 1, h, w), dtype=torch.bool, device=y.device)
+    for dy, dx in offsets:
+        qy, qx = py + dy, px + dx
+        ok = (qy >= 0) & (qy < h) & (qx >= 0) & (qx < w)
+        cover[b[ok], 0, qy[ok], qx[ok]] = True
+    flat = y.detach().reshape(n, -1)
+    lo, hi = flat.min(1).values.view(n, 1, 1, 1), flat.max(1).values.view(n, 1, 1, 1)
+    noise = torch.rand(y.shape, generator=generator, device=dev).to(y.device, y.dtype)
+    masked = torch.where(cover, lo + (hi - lo) * noise, y)
+    mask = torch.zeros((n, 1, h, w), dtype=torch.bool, device=y.device)
+    mask[b, 0, py, px] = True
+    return masked, mask
