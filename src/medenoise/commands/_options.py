@@ -80,8 +80,8 @@ Model = Annotated[
         "for which nothing is safe to run is refused on its own line; with --adapt, the "
         "first input's choice), preferring a model's `-fast` student when one is shipped. "
         "A `-fast` zoo row is a distilled student: one plain U-Net pass trained to copy its "
-        "teacher, many times faster (BENCHMARKS.md), within 0.1 dB of it; take it for "
-        "large images and archives, the teacher for the last tenth of a dB or for --adapt "
+        "teacher, many times faster and nearly as good (BENCHMARKS.md); take it for "
+        "large images and archives, the teacher for the last bit of quality or for --adapt "
         "(a student learned from its teacher, not from noise, so it cannot adapt).",
         rich_help_panel=MODEL,
     ),
