@@ -75,8 +75,8 @@ def adapted_module(module, model: str, planes: list, steps: int, *, progress: bo
     """(module, outcome in words): `module` (of `model`) fine-tuned `steps` steps on the noisy
     float32 `planes`, or left as it was when the held-out loss says adaptation did not help."""
     # a known-level model told the data's level trains a module for that level, given its weights
-    from medenoise.adaptation_guard import HeldOutGuard, guard_callback, split_heldout
-    from medenoise.adaptation_level import start_at_data_level
+    from medenoise.adaptation_guard import guard_callback, split_heldout
+    from medenoise.adaptation_level import data_level, start_at_level
     from medenoise.data.datamodule import PlanesDataModule
     from medenoise.train import build_module, fit_in_memory, init_weights, record_training
 
@@ -90,12 +90,9 @@ def adapted_module(module, model: str, planes: list, steps: int, *, progress: bo
     record_training(cfg)
     module.model_config, module.train_config = cfg.model, cfg
     train, tiles = split_heldout(planes, cfg.dataset.patch)
-    guard = HeldOutGuard.for_run(tiles, steps) if tiles else None
-    if guard is not None:
-        guard.start(module)
-    else:
-        print("too little data to hold any out: adaptation runs unchecked", file=sys.stderr)
-    level = start_at_data_level(module, train)
+    measured = data_level(module, train)
+    guard = _guard(module, tiles, steps, measured)
+    level = start_at_level(module, measured)
     if progress:
         print(
             f"adapting {model} to {len(planes)} noisy plane(s): {steps} self-supervised steps"
@@ -108,6 +105,22 @@ def adapted_module(module, model: str, planes: list, steps: int, *, progress: bo
     module = fit_in_memory(cfg, module, data, progress=progress, callbacks=callbacks)
     outcome = guard.finish(module, steps) if guard is not None else "unchecked"
     return module, outcome
+
+
+def _guard(module, tiles: list, steps: int, level):
+    """The held-out guard of a run, having scored the unadapted `module` (None, said on
+    stderr, when the data are too small to hold any out): SURE for SSDN with a noise level
+    (`level` measured on the data, else the model's known one), else the training loss."""
+    from medenoise.adaptation_guard import HeldOutGuard
+    from medenoise.adaptation_sure import sure_measure
+
+    if not tiles:
+        print("too little data to hold any out: adaptation runs unchecked", file=sys.stderr)
+        return None
+    sure = sure_measure(module, level)
+    guard = HeldOutGuard.for_run(tiles, steps, sure, "SURE risk" if sure else "likelihood")
+    guard.start(module)
+    return guard
 
 
 def adapt_denoiser(

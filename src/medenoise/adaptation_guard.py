@@ -1,6 +1,7 @@
 """The safeguard of `--adapt`: a held-out part of the noisy data, never trained on, scores the
-weights by the method's own self-supervised loss (SSDN: the noisy pixel's negative log
-likelihood; Noise2Void: the masked MSE), so no clean image is needed. The best-scoring
+weights with no clean image: SSDN by SURE, an unbiased estimate of its output's squared error
+(adaptation_sure), other methods by their own self-supervised loss (Noise2Void: the masked
+MSE; SSDN without a usable noise level: the noisy pixel's negative log likelihood). The best-scoring
 weights are kept, and the unadapted ones when adaptation did not lower the held-out loss by
 more than its noise (two standard errors of the per-tile change).
 
@@ -24,6 +25,9 @@ CHECKS = 12
 """Held-out checks per run besides the one before training."""
 SIGNIFICANCE = 2.0
 """Standard errors by which the held-out loss must fall for adapted weights to be kept."""
+MIN_GAIN = 1e-4
+"""Least gain, relative to the unadapted score's size: below it a change is rounding (the
+same weights score a few ulps apart in another memory layout)."""
 SEED = 1_000_003
 """Seed of the loss's own randomness (Noise2Void's masks) on the held-out tiles."""
 
@@ -91,8 +95,10 @@ def _state(module) -> dict:
 class HeldOutGuard:
     """Scores a module on held-out tiles as it trains and keeps the best weights seen."""
 
-    def __init__(self, tiles: list[np.ndarray], every: int):
+    def __init__(self, tiles: list[np.ndarray], every: int, measure=None, name="likelihood"):
+        # `measure(module, tiles)`: per-tile scores, lower is better (default: the loss)
         self.tiles, self.every = tiles, max(1, every)
+        self.measure, self.name = measure or tile_losses, name
         self.reference: np.ndarray | None = None  # the unadapted module's per-tile losses
         self.original: dict | None = None
         self.best_loss, self.best_step = math.inf, -1
@@ -101,18 +107,18 @@ class HeldOutGuard:
         self.history: list[tuple[int, float]] = []
 
     @classmethod
-    def for_run(cls, tiles, steps: int) -> HeldOutGuard:
-        return cls(tiles, math.ceil(steps / CHECKS))
+    def for_run(cls, tiles, steps: int, measure=None, name="likelihood") -> HeldOutGuard:
+        return cls(tiles, math.ceil(steps / CHECKS), measure, name)
 
     def start(self, module) -> None:
         """Score and keep the unadapted module: the fallback and the bar to clear."""
-        self.reference = tile_losses(module, self.tiles)
+        self.reference = self.measure(module, self.tiles)
         self.original = _state(module)
         self.history.append((-1, float(self.reference.mean())))
 
     def offer(self, step: int, module) -> None:
         """Score the module at `step`; keep its weights when they are the best so far."""
-        losses = tile_losses(module, self.tiles)
+        losses = self.measure(module, self.tiles)
         mean = float(losses.mean())
         self.history.append((step, mean))
         if mean < self.best_loss:
@@ -125,7 +131,8 @@ class HeldOutGuard:
             return False
         gain = self.reference - self.best_losses
         margin = SIGNIFICANCE * gain.std(ddof=1) / math.sqrt(len(gain)) if len(gain) > 1 else 0
-        return bool(gain.mean() > margin)
+        floor = MIN_GAIN * float(np.abs(self.reference).mean())
+        return bool(gain.mean() > max(margin, floor))
 
     def finish(self, module, steps: int) -> str:
         """Load the best weights into `module`, or the unadapted ones when adaptation did not
@@ -134,12 +141,12 @@ class HeldOutGuard:
         module.load_state_dict(self.best_state if keep else self.original)
         ref = float(self.reference.mean())
         if keep:
-            print(f"adaptation: held-out loss {ref:.4f} -> {self.best_loss:.4f}; keeping the "
-                  f"weights of step {self.best_step} of {steps}", file=sys.stderr)  # fmt: skip
+            print(f"adaptation: held-out {self.name} {ref:.4g} -> {self.best_loss:.4g}; keeping "
+                  f"the weights of step {self.best_step} of {steps}", file=sys.stderr)  # fmt: skip
             return f"held-out best at step {self.best_step}"
-        print(f"adaptation did not improve the held-out likelihood ({ref:.4f}, best "
-              f"{self.best_loss:.4f}); using the unadapted model", file=sys.stderr)  # fmt: skip
-        return "not kept: held-out loss not improved"
+        print(f"adaptation did not improve the held-out {self.name} ({ref:.4g}, best "
+              f"{self.best_loss:.4g}); using the unadapted model", file=sys.stderr)  # fmt: skip
+        return f"not kept: held-out {self.name} not improved"
 
 
 def guard_callback(guard: HeldOutGuard):

@@ -60,20 +60,28 @@ def theta_for(noise, target: tuple[float, ...]):
     return theta.detach()
 
 
-def start_at_data_level(module, planes: list[np.ndarray]) -> str | None:
-    """Set a learned global noise level to the one measured on `planes`; returns it in
-    words, or None when the model's level is not a learned global one or none was measured."""
+def data_level(module, planes: list[np.ndarray]) -> tuple[float, ...] | None:
+    """The noise parameters measured on `planes` for a model whose level is learned and global
+    (None for any other model, or when none was measured)."""
+    if module.noise_param.mode != "global" or getattr(module, "mu_only", False):
+        return None
+    return measured_level(module.noise.kind, planes)
+
+
+def start_at_level(module, target: tuple[float, ...] | None) -> str | None:
+    """Set the learned global noise level to `target`; returns it in words, or None when
+    there is none or the model's map cannot reach it."""
     import torch
 
-    param = module.noise_param
-    if param.mode != "global" or getattr(module, "mu_only", False):
-        return None
-    kind = module.noise.kind
-    target = measured_level(kind, planes)
     theta = theta_for(module.noise, target) if target else None
     if theta is None:
         return None
     with torch.no_grad():
-        param.theta.copy_(theta.to(param.theta))
+        module.noise_param.theta.copy_(theta.to(module.noise_param.theta))
     names = module.noise.param_names
     return ", ".join(f"{n}={v:.4g}" for n, v in zip(names, target, strict=True))
+
+
+def start_at_data_level(module, planes: list[np.ndarray]) -> str | None:
+    """`start_at_level` at the level measured on `planes` (`data_level`)."""
+    return start_at_level(module, data_level(module, planes))
