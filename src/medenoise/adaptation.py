@@ -76,7 +76,7 @@ def adapted_module(module, model: str, planes: list, steps: int, *, progress: bo
     float32 `planes`, or left as it was when the held-out loss says adaptation did not help."""
     # a known-level model told the data's level trains a module for that level, given its weights
     from medenoise.adaptation_guard import guard_callback, split_heldout
-    from medenoise.adaptation_level import data_level, start_at_level
+    from medenoise.adaptation_level import common_level, data_levels, start_at_level
     from medenoise.data.datamodule import PlanesDataModule
     from medenoise.train import build_module, fit_in_memory, init_weights, record_training
 
@@ -89,10 +89,10 @@ def adapted_module(module, model: str, planes: list, steps: int, *, progress: bo
         module = tuned
     record_training(cfg)
     module.model_config, module.train_config = cfg.model, cfg
-    train, tiles = split_heldout(planes, cfg.dataset.patch)
-    measured = data_level(module, train)
-    guard = _guard(module, tiles, steps, measured)
-    level = start_at_level(module, measured)
+    train, tiles, owners = split_heldout(planes, cfg.dataset.patch)
+    levels = data_levels(module, planes)  # per plane; the model starts at their median
+    guard = _guard(module, tiles, steps, [levels[k] for k in owners] if levels else None)
+    level = start_at_level(module, common_level(levels))
     if progress:
         print(
             f"adapting {model} to {len(planes)} noisy plane(s): {steps} self-supervised steps"
@@ -107,17 +107,18 @@ def adapted_module(module, model: str, planes: list, steps: int, *, progress: bo
     return module, outcome
 
 
-def _guard(module, tiles: list, steps: int, level):
+def _guard(module, tiles: list, steps: int, levels):
     """The held-out guard of a run, having scored the unadapted `module` (None, said on
     stderr, when the data are too small to hold any out): SURE for SSDN with a noise level
-    (`level` measured on the data, else the model's known one), else the training loss."""
+    (`levels`: each tile's, measured on its plane; else the model's known one), else the
+    training loss."""
     from medenoise.adaptation_guard import HeldOutGuard
     from medenoise.adaptation_sure import sure_measure
 
     if not tiles:
         print("too little data to hold any out: adaptation runs unchecked", file=sys.stderr)
         return None
-    sure = sure_measure(module, level)
+    sure = sure_measure(module, levels)
     guard = HeldOutGuard.for_run(tiles, steps, sure, "SURE risk" if sure else "likelihood")
     guard.start(module)
     return guard

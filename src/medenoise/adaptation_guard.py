@@ -32,11 +32,11 @@ SEED = 1_000_003
 """Seed of the loss's own randomness (Noise2Void's masks) on the held-out tiles."""
 
 
-def split_heldout(planes: list[np.ndarray], patch: int) -> tuple[list, list]:
-    """(training pieces, held-out patch×patch tiles) of (H, W, C) planes; no tiles when the
-    data hold fewer than two bands."""
-    train, held, band_no = [], [], 0
-    for plane in planes:
+def split_heldout(planes: list[np.ndarray], patch: int) -> tuple[list, list, list[int]]:
+    """(training pieces, held-out patch×patch tiles, the plane index of each tile) of
+    (H, W, C) planes; no tiles when the data hold fewer than two bands."""
+    train, held, owners, band_no = [], [], [], 0
+    for k, plane in enumerate(planes):
         h = plane.shape[0]
         band = patch if h >= 2 * patch else max(1, h // 2)
         starts = list(range(0, h - band + 1, band))
@@ -47,16 +47,19 @@ def split_heldout(planes: list[np.ndarray], patch: int) -> tuple[list, list]:
                 if top > kept_from:
                     train.append(plane[kept_from:top])
                 kept_from = bottom
-                held.extend(_tiles(plane[top:bottom], patch))
+                tiles = _tiles(plane[top:bottom], patch)
+                held.extend(tiles)
+                owners.extend([k] * len(tiles))
             band_no += 1
         if kept_from < h:
             train.append(plane[kept_from:])
     if not held or not train:
-        return list(planes), []
+        return list(planes), [], []
     if len(held) > MAX_TILES:
         keep = np.linspace(0, len(held) - 1, MAX_TILES).round().astype(int)
-        held = [held[i] for i in keep]
-    return [np.ascontiguousarray(p) for p in train], [np.ascontiguousarray(t) for t in held]
+        held, owners = [held[i] for i in keep], [owners[i] for i in keep]
+    train = [np.ascontiguousarray(p) for p in train]
+    return train, [np.ascontiguousarray(t) for t in held], owners
 
 
 def _tiles(strip: np.ndarray, patch: int) -> list[np.ndarray]:

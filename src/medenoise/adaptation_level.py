@@ -17,23 +17,35 @@ MIN_FIT = 0.5
 """Least R² of a plane's variance-vs-intensity line for its Poisson-Gaussian fit to count."""
 
 
+def plane_level(noise_kind: str, plane: np.ndarray) -> tuple[float, ...] | None:
+    """The noise parameters of `noise_kind` measured on one noisy plane, or None when its
+    fit does not hold."""
+    from medenoise.inspection.estimate import measure
+
+    p = measure(plane)
+    if noise_kind == "gaussian":
+        return (p.sigma,) if p.sigma > 0 else None
+    if p.pg_fit_r2 >= MIN_FIT and p.pg_a > 0 and p.pg_a * float(np.mean(plane)) + p.pg_b > 0:
+        return (p.pg_a, p.pg_b) if noise_kind == "pg" else (p.pg_a,)
+    return None
+
+
+def plane_levels(noise_kind: str, planes: list[np.ndarray]) -> list | None:
+    """Each plane's noise parameters (the median of the measured ones for planes beyond
+    `MAX_PLANES` or whose fit fails), or None when no plane gives a usable measurement."""
+    picks = np.linspace(0, len(planes) - 1, min(len(planes), MAX_PLANES)).round().astype(int)
+    found = {int(i): plane_level(noise_kind, planes[i]) for i in sorted(set(picks.tolist()))}
+    usable = [v for v in found.values() if v is not None]
+    if not usable:
+        return None
+    median = tuple(float(v) for v in np.median(np.asarray(usable), axis=0))
+    return [found.get(i) or median for i in range(len(planes))]
+
+
 def measured_level(noise_kind: str, planes: list[np.ndarray]) -> tuple[float, ...] | None:
     """The noise parameters of `noise_kind` measured on noisy planes (median over planes
     whose fit holds), or None when no plane gives a usable measurement."""
-    from medenoise.inspection.estimate import measure
-
-    picks = np.linspace(0, len(planes) - 1, min(len(planes), MAX_PLANES)).round().astype(int)
-    values = []
-    for i in sorted(set(picks.tolist())):
-        p = measure(planes[i])
-        mean = float(np.mean(planes[i]))
-        if noise_kind == "gaussian" and p.sigma > 0:
-            values.append((p.sigma,))
-        elif p.pg_fit_r2 >= MIN_FIT and p.pg_a > 0 and p.pg_a * mean + p.pg_b > 0:
-            values.append((p.pg_a, p.pg_b) if noise_kind == "pg" else (p.pg_a,))
-    if not values:
-        return None
-    return tuple(float(v) for v in np.median(np.asarray(values), axis=0))
+    return common_level(plane_levels(noise_kind, planes))
 
 
 def theta_for(noise, target: tuple[float, ...]):
@@ -60,12 +72,19 @@ def theta_for(noise, target: tuple[float, ...]):
     return theta.detach()
 
 
-def data_level(module, planes: list[np.ndarray]) -> tuple[float, ...] | None:
-    """The noise parameters measured on `planes` for a model whose level is learned and global
-    (None for any other model, or when none was measured)."""
+def data_levels(module, planes: list[np.ndarray]) -> list | None:
+    """Each plane's measured noise parameters (`plane_levels`) for a model whose level is
+    learned and global; None for any other model, or when none was measured."""
     if module.noise_param.mode != "global" or getattr(module, "mu_only", False):
         return None
-    return measured_level(module.noise.kind, planes)
+    return plane_levels(module.noise.kind, planes)
+
+
+def common_level(levels: list | None) -> tuple[float, ...] | None:
+    """One level for all planes: the median of each parameter."""
+    if not levels:
+        return None
+    return tuple(float(v) for v in np.median(np.asarray(levels), axis=0))
 
 
 def start_at_level(module, target: tuple[float, ...] | None) -> str | None:
@@ -83,5 +102,5 @@ def start_at_level(module, target: tuple[float, ...] | None) -> str | None:
 
 
 def start_at_data_level(module, planes: list[np.ndarray]) -> str | None:
-    """`start_at_level` at the level measured on `planes` (`data_level`)."""
-    return start_at_level(module, data_level(module, planes))
+    """`start_at_level` at the median level measured on `planes`."""
+    return start_at_level(module, common_level(data_levels(module, planes)))

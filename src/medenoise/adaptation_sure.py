@@ -8,8 +8,10 @@ SURE scores the denoised value itself: for y = x + n with noise variance σ²,
 E‖x̂ − x‖² = E[‖x̂ − y‖² − σ² + 2σ² ∂x̂/∂y] per pixel. SSDN's blind-spot prior does not see
 the pixel it predicts, so the posterior mean depends on y_i only through its explicit term
 and ∂x̂_i/∂y_i = [(Σ_x⁻¹ + Σ_n⁻¹)⁻¹ Σ_n⁻¹]_ii in closed form. σ² is the data's noise
-variance, fixed for every candidate (measured on the data, or the model's known level), and
-taken at μ_x for signal-dependent noise (a first-order approximation).
+variance, fixed for every candidate: measured on each tile's own plane (one level for all
+would misjudge a plane noisier or cleaner than the rest: smoothing away real detail looks
+like a gain where σ² is too high), or the model's known level; taken at μ_x for
+signal-dependent noise (a first-order approximation).
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ def posterior_and_gain(module, y):
 
 def sure_losses(module, tiles, noise_variance) -> np.ndarray:
     """SURE of the posterior mean's mean squared error on each held-out tile;
-    `noise_variance(mu)` gives the data's noise variance (N,C,H,W) at intensity `mu`."""
+    `noise_variance(i, mu)` gives tile i's noise variance (N,C,H,W) at intensity `mu`."""
     import torch
 
     losses = []
@@ -49,10 +51,10 @@ def sure_losses(module, tiles, noise_variance) -> np.ndarray:
     module.eval()
     try:
         with torch.no_grad():
-            for tile in tiles:
+            for i, tile in enumerate(tiles):
                 y = torch.from_numpy(tile.transpose(2, 0, 1)[None]).to(module.device)
                 x, gain, mu = posterior_and_gain(module, module.nhwc({"y": y})["y"])
-                var = noise_variance(mu)
+                var = noise_variance(i, mu)
                 risk = (x - y.to(x.dtype)) ** 2 - var + 2.0 * var * gain
                 losses.append(float(risk.mean()))
     finally:
@@ -60,20 +62,25 @@ def sure_losses(module, tiles, noise_variance) -> np.ndarray:
     return np.asarray(losses)
 
 
-def sure_measure(module, level: tuple[float, ...] | None):
-    """The SURE measure for `module` (an SSDN model with a noise model), with the data's
-    noise parameters `level` (None: the module's own known level); None when it does not apply."""
+def sure_measure(module, levels: list | None):
+    """The SURE measure for `module` (an SSDN model with a noise model), with each tile's
+    noise parameters `levels` (None: the module's own known level); None when it does not
+    apply."""
     import torch
 
     if module.model_config.method != "ssdn" or getattr(module, "mu_only", True):
         return None
     noise = module.noise
-    if level is not None:
-        params = torch.tensor([level], dtype=torch.float64)
+    if levels is not None:
+        params = [torch.tensor([v], dtype=torch.float64) for v in levels]
     elif module.noise_param.mode == "known" and noise.spec.is_fixed:
-        params = noise.fixed_params(1)
+        params = None
     else:
         return None
-    return lambda mod, tiles: sure_losses(
-        mod, tiles, lambda mu: noise.variance(mu, params.to(mu.device).expand(mu.shape[0], -1))
-    )
+    fixed = noise.fixed_params(1) if params is None else None
+
+    def variance(i: int, mu):
+        p = fixed if params is None else params[i]
+        return noise.variance(mu, p.to(mu.device).expand(mu.shape[0], -1))
+
+    return lambda mod, tiles: sure_losses(mod, tiles, variance)

@@ -76,7 +76,7 @@ def test_guard_needs_the_gain_to_exceed_the_tiles_noise():
 
 def test_held_out_rows_are_never_in_the_training_pieces():
     planes = [np.arange(512 * 96, dtype=np.float32).reshape(512, 96, 1) + 1e6 * i for i in range(3)]
-    train, tiles = split_heldout(planes, 64)
+    train, tiles, owners = split_heldout(planes, 64)
     seen = set(np.concatenate([p.ravel() for p in train]).tolist())
     held = set(np.concatenate([t.ravel() for t in tiles]).tolist())
     assert tiles and not seen & held
@@ -87,12 +87,14 @@ def test_held_out_rows_are_never_in_the_training_pieces():
     assert all(t.shape == (64, 64, 1) for t in tiles)
     again = split_heldout(planes, 64)[1]
     assert all(np.array_equal(a, b) for a, b in zip(tiles, again, strict=True))
+    for tile, k in zip(tiles, owners, strict=True):  # each tile knows its plane
+        assert tile.min() >= 1e6 * k and tile.max() < 1e6 * (k + 1)
 
 
 def test_small_planes_still_hold_out_half_and_a_single_row_holds_out_nothing():
-    train, tiles = split_heldout([np.ones((40, 40, 1), np.float32)], 64)
+    train, tiles, _ = split_heldout([np.ones((40, 40, 1), np.float32)], 64)
     assert [p.shape[0] for p in train] == [20] and tiles and tiles[0].shape == (64, 64, 1)
-    train, tiles = split_heldout([np.ones((1, 40, 1), np.float32)], 64)
+    train, tiles, _ = split_heldout([np.ones((1, 40, 1), np.float32)], 64)
     assert tiles == [] and len(train) == 1
 
 
