@@ -119,7 +119,7 @@ def _guard(module, tiles: list, steps: int, levels):
         print("too little data to hold any out: adaptation runs unchecked", file=sys.stderr)
         return None
     sure = sure_measure(module, levels)
-    guard = HeldOutGuard.for_run(tiles, steps, sure, "SURE risk" if sure else "likelihood")
+    guard = HeldOutGuard.for_run(tiles, steps, sure, "SURE risk" if sure else "loss")
     guard.start(module)
     return guard
 

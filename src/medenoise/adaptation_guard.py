@@ -1,9 +1,9 @@
 """The safeguard of `--adapt`: a held-out part of the noisy data, never trained on, scores the
 weights with no clean image: SSDN by SURE, an unbiased estimate of its output's squared error
 (adaptation_sure), other methods by their own self-supervised loss (Noise2Void: the masked
-MSE; SSDN without a usable noise level: the noisy pixel's negative log likelihood). The best-scoring
-weights are kept, and the unadapted ones when adaptation did not lower the held-out loss by
-more than its noise (two standard errors of the per-tile change).
+MSE; SSDN without a usable noise level: the noisy pixel's negative log likelihood). The
+best-scoring weights are kept, and the unadapted ones when adaptation did not lower the
+held-out score by more than its noise (two standard errors of the per-tile change).
 
 Held-out data are whole rows of tiles: each plane is cut into bands `patch` rows high, and
 every `HOLD_EVERY`-th band (counted over all planes) is held out; the rest of each plane, in
@@ -98,7 +98,7 @@ def _state(module) -> dict:
 class HeldOutGuard:
     """Scores a module on held-out tiles as it trains and keeps the best weights seen."""
 
-    def __init__(self, tiles: list[np.ndarray], every: int, measure=None, name="likelihood"):
+    def __init__(self, tiles: list[np.ndarray], every: int, measure=None, name="loss"):
         # `measure(module, tiles)`: per-tile scores, lower is better (default: the loss)
         self.tiles, self.every = tiles, max(1, every)
         self.measure, self.name = measure or tile_losses, name
@@ -110,7 +110,7 @@ class HeldOutGuard:
         self.history: list[tuple[int, float]] = []
 
     @classmethod
-    def for_run(cls, tiles, steps: int, measure=None, name="likelihood") -> HeldOutGuard:
+    def for_run(cls, tiles, steps: int, measure=None, name="loss") -> HeldOutGuard:
         return cls(tiles, math.ceil(steps / CHECKS), measure, name)
 
     def start(self, module) -> None:
