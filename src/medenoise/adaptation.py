@@ -72,8 +72,11 @@ def adapt_config(module, model: str, steps: int, *, noise, value_range, lr, seed
 
 
 def adapted_module(module, model: str, planes: list, steps: int, *, progress: bool, **run):
-    """`module` (of `model`) fine-tuned `steps` steps on the noisy float32 `planes`."""
+    """(module, outcome in words): `module` (of `model`) fine-tuned `steps` steps on the noisy
+    float32 `planes`, or left as it was when the held-out loss says adaptation did not help."""
     # a known-level model told the data's level trains a module for that level, given its weights
+    from medenoise.adaptation_guard import guard_callback, split_heldout
+    from medenoise.adaptation_level import common_level, data_levels, start_at_level
     from medenoise.data.datamodule import PlanesDataModule
     from medenoise.train import build_module, fit_in_memory, init_weights, record_training
 
@@ -85,14 +88,40 @@ def adapted_module(module, model: str, planes: list, steps: int, *, progress: bo
         init_weights(tuned, model, loaded=module)
         module = tuned
     record_training(cfg)
-    module.model_config = cfg.model
+    module.model_config, module.train_config = cfg.model, cfg
+    train, tiles, owners = split_heldout(planes, cfg.dataset.patch)
+    levels = data_levels(module, planes)  # per plane; the model starts at their median
+    guard = _guard(module, tiles, steps, [levels[k] for k in owners] if levels else None)
+    level = start_at_level(module, common_level(levels))
     if progress:
         print(
-            f"adapting {model} to {len(planes)} noisy plane(s): {steps} self-supervised steps",
+            f"adapting {model} to {len(planes)} noisy plane(s): {steps} self-supervised steps"
+            + (f"; noise level set to the data's, {level}" if level else ""),
             file=sys.stderr,
             flush=True,
         )
-    return fit_in_memory(cfg, module, PlanesDataModule(cfg, planes=planes), progress=progress)
+    callbacks = [guard_callback(guard)] if guard is not None else None
+    data = PlanesDataModule(cfg, planes=train)
+    module = fit_in_memory(cfg, module, data, progress=progress, callbacks=callbacks)
+    outcome = guard.finish(module, steps) if guard is not None else "unchecked"
+    return module, outcome
+
+
+def _guard(module, tiles: list, steps: int, levels):
+    """The held-out guard of a run, having scored the unadapted `module` (None, said on
+    stderr, when the data are too small to hold any out): SURE for SSDN with a noise level
+    (`levels`: each tile's, measured on its plane; else the model's known one), else the
+    training loss."""
+    from medenoise.adaptation_guard import HeldOutGuard
+    from medenoise.adaptation_sure import sure_measure
+
+    if not tiles:
+        print("too little data to hold any out: adaptation runs unchecked", file=sys.stderr)
+        return None
+    sure = sure_measure(module, levels)
+    guard = HeldOutGuard.for_run(tiles, steps, sure, "SURE risk" if sure else "loss")
+    guard.start(module)
+    return guard
 
 
 def adapt_denoiser(
@@ -112,11 +141,11 @@ def adapt_denoiser(
 
     module, ensemble = load_adaptable(model, trust_pickle)
     planes = load_planes(list_images(files), module.model_config.channels, value_range)
-    tuned = adapted_module(
+    tuned, outcome = adapted_module(
         module, model, planes, steps, progress=progress, noise=noise, value_range=value_range,
         lr=lr, seed=0, options=options,
     )  # fmt: skip
-    return adapted_denoiser(tuned, model, steps, options, ensemble)
+    return adapted_denoiser(tuned, model, steps, options, ensemble, outcome)
 
 
 def adapt(
@@ -141,18 +170,20 @@ def adapt(
     options = InferenceOptions(device=device, precision=precision, ensemble=ensemble)
     module, ensemble_default = load_adaptable(model)
     planes = array_planes(images, module.model_config.channels)
-    tuned = adapted_module(
+    tuned, outcome = adapted_module(
         module, model, planes, steps, progress=progress, noise=noise, value_range=None,
         lr=lr, seed=seed, options=options,
     )  # fmt: skip
-    return adapted_denoiser(tuned, model, steps, options, ensemble_default)
+    return adapted_denoiser(tuned, model, steps, options, ensemble_default, outcome)
 
 
-def adapted_denoiser(module, model: str, steps: int, options, ensemble_default: bool):
-    """The fine-tuned module as a denoiser run with `options`, its source naming `model`."""
+def adapted_denoiser(module, model: str, steps: int, options, ensemble_default: bool,
+                     outcome: str = ""):  # fmt: skip
+    """The fine-tuned module as a denoiser run with `options`, its source naming `model` and
+    the adaptation's `outcome`."""
     from medenoise.inference.denoiser import Denoiser
 
     if options.ensemble is None:  # `model`'s zoo default
         options = options.with_(ensemble=ensemble_default)
-    source = f"{Path(model).name} adapted {steps} steps"
+    source = f"{Path(model).name} adapted {steps} steps" + (f" ({outcome})" if outcome else "")
     return Denoiser(module.to(options.device), source, options)

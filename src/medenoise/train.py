@@ -257,12 +257,13 @@ def build_trainer(
     )
 
 
-def fit_in_memory(cfg: TrainConfig, module, datamodule, progress: bool = True):
+def fit_in_memory(cfg: TrainConfig, module, datamodule, progress: bool = True, callbacks=None):
     """Train `module` writing no file; returns it on the CPU in contiguous memory layout."""
     _quiet_lightning()
     module.train_config = cfg
     module.train()  # a module loaded for inference comes in eval mode
-    trainer = build_trainer(cfg, has_val=datamodule.val_set is not None, progress=progress)
+    has_val = datamodule.val_set is not None
+    trainer = build_trainer(cfg, has_val=has_val, progress=progress, callbacks=callbacks)
     trainer.fit(module, datamodule=datamodule)
     return module.cpu().to(memory_format=torch.contiguous_format)
 

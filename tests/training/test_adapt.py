@@ -62,9 +62,10 @@ def test_adapted_model_keeps_the_config_and_takes_the_given_level(
     base = load_model(model_file)
     assert tuned.config.method == "ssdn" and tuned.config.width == base.config.width
     assert tuned.config.noise == "gaussian:10" and base.config.noise == "gaussian:25"
-    assert tuned.source == f"{model_file.name} adapted 2 steps"
+    assert tuned.source.startswith(f"{model_file.name} adapted 2 steps (")
     a, b = base.module.state_dict(), tuned.module.state_dict()
-    assert any(not torch.equal(a[k], b[k].to(a[k].dtype)) for k in a)
+    changed = any(not torch.equal(a[k], b[k].to(a[k].dtype)) for k in a)
+    assert changed == ("not kept" not in tuned.source)  # the guard's verdict is what ships
     with pytest.raises(UserError, match="gaussian level"):
         adapt_denoiser(str(model_file), [src], 2, options=opts, noise="poisson:30")
     with pytest.raises(UserError, match="gaussian level"):
@@ -86,7 +87,7 @@ def test_adapt_loads_the_model_once_and_writes_no_file(tmp_path, noisy_scene, mo
         tuned = medenoise.adapt(str(model_file), [noisy], 2)
     finally:
         modelfile.load_module = load
-    assert loads == [model_file] and tuned.source == f"{model_file.name} adapted 2 steps"
+    assert loads == [model_file] and tuned.source.startswith(f"{model_file.name} adapted 2 steps")
     assert {p for p in tmp_path.rglob("*")} == before
 
 
@@ -123,9 +124,10 @@ def test_python_adapt_takes_arrays_and_returns_a_denoiser(tmp_path, noisy_scene,
     src, clean = noisy_scene
     noisy = tifffile.imread(src)
     as_uint8 = (np.clip(noisy, 0, 1) * 255).round().astype(np.uint8)
-    tuned = medenoise.adapt(str(model_file), [noisy, as_uint8], 2)
+    tuned = medenoise.adapt(str(model_file), [noisy, as_uint8], 20, lr=3e-3)
     base = load_model(model_file)
     assert tuned.config.method == "ssdn" and tuned.config.noise == base.config.noise
+    assert "held-out best at step" in tuned.source  # an untrained prior gains at once
     out = tuned.denoise(noisy)
     assert out.shape == noisy.shape and out.dtype == noisy.dtype
     assert not np.allclose(out, base.denoise(noisy))
@@ -144,11 +146,36 @@ def test_evaluate_adapt_scores_the_adapted_network_and_leaves_baselines(tmp_path
     args = ["evaluate", "--model", str(model_file), "--model", "identity", "--clean", str(folder)]
     args += ["--noise", "gaussian:25", "--json", "--no-progress"]
     plain = json.loads(cli(*args).output)["models"]
-    res = cli(*args, "--adapt", "3")
+    res = cli(*args, "--adapt", "20", "--adapt-lr", "3e-3")
     assert res.exit_code == 0, res.output
-    net, ident = json.loads(res.output)["models"]
-    assert net["model"].endswith("+adapt3") and net["adapt_steps"] == 3
+    unadapted, net, ident = json.loads(res.stdout)["models"]
+    assert unadapted["model"] == plain[0]["model"] and "adapt_steps" not in unadapted
+    assert unadapted["mean"]["psnr"] == plain[0]["mean"]["psnr"]  # scored as without --adapt
+    assert net["model"].endswith("+adapt20") and net["adapt_steps"] == 20
     assert net["source"] == plain[0]["source"]
+    assert "held-out best at step" in net["adapted_source"]
     assert net["mean"]["psnr"] != plain[0]["mean"]["psnr"]
+    pairs = list(zip(net["images"], unadapted["images"], strict=True))
+    lower = [sum(a[k] < u[k] for a, u in pairs) for k in ("psnr", "ssim")]
+    assert net["vs_unadapted"] == dict(images=1, psnr_lower=lower[0], ssim_lower=lower[1])
     assert ident["model"] == "identity" and "adapt_steps" not in ident
     assert ident["mean"]["psnr"] == plain[1]["mean"]["psnr"]
+
+
+def test_evaluate_adapt_prints_the_unadapted_row_beside_the_adapted_one(tmp_path, model_file, cli):
+    from PIL import Image
+
+    folder = tmp_path / "clean"
+    folder.mkdir()
+    for i, (y, x) in enumerate([(0, 0), (200, 200)]):
+        Image.fromarray(data.camera()[y : y + 96, x : x + 96]).save(folder / f"c{i}.png")
+    args = ["evaluate", "--model", str(model_file), "--clean", str(folder), "--no-progress"]
+    res = cli(*args, "--noise", "gaussian:25", "--adapt", "3", "--adapt-lr", "1e3")
+    assert res.exit_code == 0, res.output
+    rows = [ln.split()[0] for ln in res.stdout.splitlines() if ln.startswith("m")]
+    assert rows[1:4] == ["m", "m+adapt3", "m+adapt3:"]  # after the header
+    note = next(ln for ln in res.stdout.splitlines() if ln.startswith("m+adapt3:"))
+    # a rate of 1000 wrecks the weights: the guard restores the unadapted model, which
+    # then scores below itself on no image
+    assert "below the unadapted model on 0 of 2 images in PSNR, 0 in SSIM" in note
+    assert "not kept" in note

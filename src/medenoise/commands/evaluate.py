@@ -34,8 +34,9 @@ EVALUATE_HELP = (
     "gives identical numbers), --clean DIR with --noisy DIR (real pairs matched by relative "
     "path), or --fmd DIR --avg N (FMD layout: mean of N raw frames vs gt/<fov>/avg50). "
     "--model may be given several times; baselines: bm3d, vst-bm3d, nlm, identity. "
-    "--ensemble and --adapt label a network's row '+ens' and '+adaptN'; baselines are "
-    "scored as they are."
+    "--ensemble and --adapt label a network's row '+ens' and '+adaptN'; with --adapt the "
+    "unadapted row comes first, scored on the same images, and a line says on how many "
+    "images the adapted model scores lower; baselines are scored as they are."
 )
 
 Models = Annotated[
@@ -229,7 +230,8 @@ def _set_listing(set_name: str | None, root: Path | None) -> dict | None:
 def _score_models(names: list[str], sources: Sources, options, save: Path | None, pd=None,
                   **scoring):  # fmt: skip
     """(label, result) per model, each loaded with `options` (baselines without the
-    self-ensemble); labels are made unique, and --save gets a folder per model if several."""
+    self-ensemble); labels are made unique, and --save gets a folder per row if several.
+    With --adapt a network gives two rows: unadapted, then adapted, scored on the same images."""
     from medenoise.api import load_model
     from medenoise.eval.evaluate import model_label
     from medenoise.inference.resolve import is_baseline_name
@@ -245,29 +247,46 @@ def _score_models(names: list[str], sources: Sources, options, save: Path | None
         labels = _unique([model_label(d) + pd_suffix(d) for d in denoisers])
     else:
         labels = _unique([model_label(d) for d in denoisers])
-    several = len(denoisers) > 1
+    several = len(denoisers) > 1 or bool(scoring["adapt"])
     return [
-        _score_one(name, label, den, sources, options, save, several, **scoring)
+        row
         for name, label, den in zip(names, labels, denoisers, strict=True)
+        for row in _score_one(name, label, den, sources, options, save, several, **scoring)
     ]
 
 
 def _score_one(name, label, den, sources: Sources, options, save, several, *, assume, adapt,
-               adapt_lr, progress) -> tuple[str, dict]:  # fmt: skip
-    """Score one loaded model (first adapted with --adapt, networks only)."""
-    from medenoise.eval.evaluate import PROTOCOL_TEXT, save_plane, saved_name
-    from medenoise.eval.evaluate import evaluate as run
+               adapt_lr, progress) -> list[tuple[str, dict]]:  # fmt: skip
+    """Score one loaded model; with --adapt (networks only) also the model adapted to the
+    images, the adapted row saying on how many images it scores below the unadapted one."""
+    from medenoise.eval.evaluate import compare_images
     from medenoise.inference.resolve import is_baseline_name
 
     stream, total = build_samples(den, *sources)
-    source, extra = str(den.source), {}
-    if adapt and not is_baseline_name(name):
-        t0 = time.perf_counter()
-        level = sources.noise or assume
-        stream, den = _adapted(name, den, list(stream), adapt, adapt_lr, level, options)
-        # `source` names the original model; the label says it was adapted
-        extra = dict(adapt_steps=adapt, adapt_seconds=round(time.perf_counter() - t0, 1))
-        label = f"{label}+adapt{adapt}"
+    score = dict(total=total, save=save, several=several, assume=assume, progress=progress)
+    if not adapt or is_baseline_name(name):
+        return [_scored(label, den, stream, source=str(den.source), **score)]
+    samples = list(stream)
+    unadapted = _scored(label, den, iter(samples), source=str(den.source), **score)
+    t0 = time.perf_counter()
+    level = sources.noise or assume
+    tuned = _adapted(name, den, samples, adapt, adapt_lr, level, options)
+    seconds = round(time.perf_counter() - t0, 1)
+    # `source` names the original model; the label says it was adapted
+    adapted = _scored(f"{label}+adapt{adapt}", tuned, iter(samples), source=str(den.source),
+                      **score)  # fmt: skip
+    adapted[1].update(
+        adapt_steps=adapt, adapt_seconds=seconds, adapted_source=str(tuned.source),
+        vs_unadapted=compare_images(unadapted[1], adapted[1]),
+    )  # fmt: skip
+    return [unadapted, adapted]
+
+
+def _scored(label, den, stream, *, total, source, save, several, assume, progress):
+    """(label, result) of one denoiser over the sample stream, with --save and a bar."""
+    from medenoise.eval.evaluate import PROTOCOL_TEXT, save_plane, saved_name
+    from medenoise.eval.evaluate import evaluate as run
+
     hook = None
     if save is not None:
         folder = save / label if several else save
@@ -278,7 +297,7 @@ def _score_one(name, label, den, sources: Sources, options, save, several, *, as
     finally:
         if bar is not None:
             bar.close()
-    res.update(model=label, source=source, protocol=PROTOCOL_TEXT, **extra)
+    res.update(model=label, source=source, protocol=PROTOCOL_TEXT)
     return label, res
 
 
@@ -302,18 +321,17 @@ def _print_results(
 
 
 def _adapted(name: str, den, samples: list, steps: int, lr: float, noise: str | None, options):
-    """(samples, denoiser fine-tuned on the samples' noisy planes); a level range is not
-    one level, so a known-level model then adapts at its own."""
+    """The denoiser fine-tuned on the samples' noisy planes; a level range is not one
+    level, so a known-level model then adapts at its own."""
     from medenoise.adaptation import adapt
     from medenoise.noise.spec import parse_noise_spec
 
     level = noise if noise and parse_noise_spec(noise).is_fixed else None
     noisy = [s.noisy for s in samples]
-    tuned = adapt(
+    return adapt(
         name, noisy, steps, noise=level, lr=lr, device=options.device,
         precision=options.precision.value, ensemble=den.ensemble,
     )  # fmt: skip
-    return iter(samples), tuned
 
 
 def _unique(labels: list[str]) -> list[str]:

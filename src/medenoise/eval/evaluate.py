@@ -100,6 +100,18 @@ def evaluate(
     return {"mean": mean_of(rows), "images": rows}
 
 
+def compare_images(base: dict[str, Any], other: dict[str, Any]) -> dict[str, int]:
+    """On how many images (matched by name) `other` scores below `base` in PSNR and SSIM:
+    the adapted row of `evaluate --adapt` against the unadapted one."""
+    before = {r["name"]: r for r in base["images"]}
+    pairs = [(before[r["name"]], r) for r in other["images"] if r["name"] in before]
+    return {
+        "images": len(pairs),
+        "psnr_lower": sum(r["psnr"] < b["psnr"] for b, r in pairs),
+        "ssim_lower": sum(r["ssim"] < b["ssim"] for b, r in pairs),
+    }
+
+
 def model_label(denoiser) -> str:
     """Short name of a denoiser for tables: baseline name, or the model file's stem
     ('+ens' appended under the self-ensemble)."""
@@ -145,4 +157,11 @@ def format_table(results: list[tuple[str, dict[str, Any]]], eight_bit: bool = Fa
     m = results[0][1]["mean"]
     rows.append(["(noisy input)", f"{m[key + '_noisy']:.2f}", f"{m['ssim_noisy']:.4f}"])
     headers = ["model", "PSNR", "SSIM", "PSNR_var", "SSIM_var", "s/img"]
-    return markdown_table(headers, rows, widths=(24, 7, 7, 9, 9, 7), align="<>>>>>", plain=True)
+    table = markdown_table(headers, rows, widths=(24, 7, 7, 9, 9, 7), align="<>>>>>", plain=True)
+    notes = [
+        f"{label}: below the unadapted model on {c['psnr_lower']} of {c['images']} images "
+        f"in PSNR, {c['ssim_lower']} in SSIM ({res.get('adapted_source', 'adapted')})"
+        for label, res in results
+        if (c := res.get("vs_unadapted"))
+    ]
+    return "\n".join([table, *notes])

@@ -1,0 +1,65 @@
+"""W2S widefield pairs for the "Adaptation on real widefield data" table in BENCHMARKS.md.
+
+    python benchmarks/adapt_w2s.py link WORK [FOVS]   # WORK/noisy/001_0.tif ↔ WORK/clean/…
+    medenoise evaluate --clean WORK/clean --noisy WORK/noisy --model ssdn-pg-fmd \
+        --adapt 300 --json
+    python benchmarks/adapt_w2s.py facts WORK         # scale, noise level, correlation
+
+`link` makes folders of symbolic links whose names match (the shipped files differ by a
+prefix, input_avg1_ / target_avg400_); FOVS defaults to 001-004; W2S_DIR overrides where
+the subset lies (default ../shared/data/w2s_subset beside the checkout). `facts` fits
+avg1 ≈ s·avg400 + o per image, then the residual's variance against intensity (a, b), its
+lag-1 correlation, and the PSNR of s·avg400 + o against avg400: the most a denoiser that
+learns E[avg1 | scene] can score.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import tifffile
+
+W2S = Path(
+    os.environ.get("W2S_DIR", Path(__file__).resolve().parents[2] / "shared/data/w2s_subset")
+)
+PAIRS = (("noisy", "avg1", "input_avg1_"), ("clean", "avg400", "target_avg400_"))
+
+
+def link(work: Path, fovs: list[str]) -> None:
+    for kind, folder, prefix in PAIRS:
+        (work / kind).mkdir(parents=True, exist_ok=True)
+        for f in sorted((W2S / folder).glob(f"{prefix}*.tif")):
+            key = f.name[len(prefix) :]
+            if key.split("_")[0] in fovs:
+                (work / kind / key).unlink(missing_ok=True)
+                (work / kind / key).symlink_to(f)
+
+
+def facts(work: Path) -> None:
+    ceilings = []
+    for f in sorted((work / "noisy").glob("*.tif")):
+        n = tifffile.imread(f).astype(np.float64) / 255
+        c = tifffile.imread(work / "clean" / f.name).astype(np.float64) / 255
+        s, o = np.polyfit(c.ravel(), n.ravel(), 1)
+        fit = s * c + o
+        d = n - fit
+        edges = np.quantile(fit, [0.2, 0.4, 0.6, 0.8, 0.95])
+        idx = np.digitize(fit, edges)
+        x = np.array([fit[idx == k].mean() for k in range(6)])
+        v = np.array([d[idx == k].var() for k in range(6)])
+        a, b = np.polyfit(x, v, 1)
+        lag1 = np.corrcoef(d[:, :-1].ravel(), d[:, 1:].ravel())[0, 1]
+        ceilings.append(-10 * np.log10(((fit - c) ** 2).mean()))
+        print(f"{f.name}: s={s:.3f} o={o:.4f} a={a:.4f} b={b:.5f} lag1={lag1:.3f} "
+              f"zeros={np.mean(n == 0):.4f} ceiling={ceilings[-1]:.2f} dB")  # fmt: skip
+    print(f"mean ceiling {np.mean(ceilings):.2f} dB")
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "link":
+        link(Path(sys.argv[2]), sys.argv[3:] or ["001", "002", "003", "004"])
+    else:
+        facts(Path(sys.argv[2]))
