@@ -32,7 +32,7 @@ EVALUATE_HELP = (
     "(synthetic noise, image i drawn from a generator seeded by (seed, i): the same command "
     "gives identical numbers), --clean DIR with --noisy DIR (real pairs matched by relative "
     "path), or --fmd DIR --avg N (FMD layout: mean of N raw frames vs gt/<fov>/avg50). "
-    "--model may be given several times; baselines: bm3d, vst-bm3d, nlm, identity. "
+    "--model may be given several times; baselines: bm3d, bm3d-psd, vst-bm3d, nlm, identity. "
     "--ensemble and --adapt label a network's row '+ens' and '+adaptN'; baselines are "
     "scored as they are."
 )
