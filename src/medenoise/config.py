@@ -263,9 +263,12 @@ class TrainConfig(_Strict):
     def _trainable(self) -> TrainConfig:
         """Reject option combinations that cannot train, before any data are read."""
         from medenoise.noise import make_noise_model
+        from medenoise.noise.correlated import blind_spot_refusal
 
         model, data = self.model, self.dataset
         noise = make_noise_model(model.noise)
+        if refusal := blind_spot_refusal(model.method, noise):
+            raise ValueError(refusal)
         ssdn, plain = model.method == "ssdn", model.method in ("n2c", "n2n", "n2v", "student")
         if data.data_kind == "clean" and not noise.spec.has_level:
             raise ValueError(

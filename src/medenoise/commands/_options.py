@@ -75,7 +75,7 @@ Model = Annotated[
     str | None,
     typer.Option(
         help="Model file (.safetensors), zoo name (`medenoise models`) or a training-free "
-        "baseline: bm3d, vst-bm3d, nlm, identity. Default: for each input, the model "
+        "baseline: bm3d, bm3d-psd, vst-bm3d, nlm, identity. Default: for each input, the model "
         "`medenoise inspect` recommends for its noise (a note says which and why; an input "
         "for which nothing is safe to run is refused on its own line; with --adapt, the "
         "first input's choice), preferring a model's `-fast` student when one is shipped. "

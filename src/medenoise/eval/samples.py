@@ -67,7 +67,7 @@ def draw_level(model, generator: torch.Generator) -> tuple[str, torch.Tensor]:
         u = torch.rand(1, generator=generator, dtype=torch.float64)
         values[key] = lo + (hi - lo) * u
         fixed[key] = (float(values[key][0]),) * 2
-    return str(NoiseSpec(model.kind, fixed)), model.from_spec_values(values)
+    return str(NoiseSpec(model.kind, fixed, model.spec.kernel)), model.from_spec_values(values)
 
 
 def synthetic_samples(

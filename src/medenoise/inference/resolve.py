@@ -13,7 +13,7 @@ from typing import Literal
 Kind = Literal["baseline", "zoo", "file", "checkpoint"]
 # The names of methods/baselines.py's BASELINES, kept here so that resolving a name does not
 # import the method package (which imports Lightning); a test keeps the two equal.
-BASELINE_NAMES = ("bm3d", "vst-bm3d", "nlm", "identity")
+BASELINE_NAMES = ("bm3d", "bm3d-psd", "vst-bm3d", "nlm", "identity")
 
 
 def is_baseline_name(name: str) -> bool:

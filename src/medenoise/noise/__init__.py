@@ -1,6 +1,7 @@
 """Noise physics: spec parsing, synthesis, likelihoods, posteriors and parameter modes."""
 
 from medenoise.noise.base import NoiseModel
+from medenoise.noise.correlated import CorrelatedGaussianNoise
 from medenoise.noise.gaussian import GaussianNoise
 from medenoise.noise.poisson import PoissonNoise
 from medenoise.noise.poisson_gaussian import PoissonGaussianNoise
@@ -17,6 +18,8 @@ NOISE_MODELS: dict[str, type[NoiseModel]] = {
 def make_noise_model(spec: str | NoiseSpec) -> NoiseModel:
     """Noise model for a spec string such as 'gaussian:25' or 'pg:a=0.01,b=0'."""
     parsed = parse_noise_spec(spec)
+    if parsed.kernel:
+        return CorrelatedGaussianNoise(parsed)
     return NOISE_MODELS[parsed.kind](parsed)
 
 

@@ -1,6 +1,8 @@
 """Noise spec strings: `gaussian:25`, `gaussian:5-50`, `poisson:30`,
 `pg:a=0.016,b=-0.0002`, `rician:25`, `impulse:0.5`, or a bare kind (`gaussian`, `pg`)
-when the level is to be learned from already-noisy data."""
+when the level is to be learned from already-noisy data. A gaussian spec with a level may
+name a correlation kernel, `gaussian:25,kernel=box3` (noise/kernels.py): σ is then the std
+of the correlated noise actually added."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import math
 from dataclasses import dataclass, field
 
 from medenoise.errors import UserError
+from medenoise.noise.kernels import canonical_kernel
 
 KINDS = ("gaussian", "poisson", "pg", "rician", "impulse")
 # the default key for kinds written with one positional value ("gaussian:25")
@@ -27,6 +30,7 @@ class NoiseSpec:
 
     kind: str
     ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
+    kernel: str | None = None  # canonical correlation kernel name; None: white noise
 
     @property
     def has_level(self) -> bool:
@@ -39,13 +43,15 @@ class NoiseSpec:
     def __str__(self) -> str:
         if not self.ranges:
             return self.kind
+        tail = f",kernel={self.kernel}" if self.kernel else ""
 
         def fmt(lo: float, hi: float) -> str:
             return f"{lo:g}" if lo == hi else f"{lo:g}-{hi:g}"
 
         if self.kind in POSITIONAL:
-            return f"{self.kind}:{fmt(*self.ranges[POSITIONAL[self.kind]])}"
-        return self.kind + ":" + ",".join(f"{k}={fmt(*v)}" for k, v in self.ranges.items())
+            return f"{self.kind}:{fmt(*self.ranges[POSITIONAL[self.kind]])}{tail}"
+        items = ",".join(f"{k}={fmt(*v)}" for k, v in self.ranges.items())
+        return f"{self.kind}:{items}{tail}"
 
 
 def _parse_value(text: str, spec: str) -> tuple[float, float]:
@@ -75,9 +81,15 @@ def parse_noise_spec(spec: str | NoiseSpec) -> NoiseSpec:
             f"noise spec {spec!r}: unknown kind {kind!r} (use one of {', '.join(KINDS)})"
         )
     ranges: dict[str, tuple[float, float]] = {}
+    kernel = None
     if rest:
         for item in rest.split(","):
             key, eq, val = item.partition("=")
+            if eq and key.strip() == "kernel":
+                if kind != "gaussian":
+                    raise UserError(f"noise spec {spec!r}: kernel= applies to gaussian noise only")
+                kernel = canonical_kernel(val, spec)
+                continue
             if not eq:
                 if kind not in POSITIONAL or ranges:
                     raise UserError(f"noise spec {spec!r}: write parameters as key=value")
@@ -90,7 +102,7 @@ def parse_noise_spec(spec: str | NoiseSpec) -> NoiseSpec:
             missing = ", ".join(sorted(KEYS[kind] - set(ranges)))
             raise UserError(f"noise spec {spec!r}: missing {missing}")
     _check_domain(kind, ranges, spec)
-    return NoiseSpec(kind, ranges)
+    return NoiseSpec(kind, ranges, kernel)
 
 
 def _check_domain(kind: str, ranges: dict[str, tuple[float, float]], spec: str) -> None:
