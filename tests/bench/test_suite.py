@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 
+import numpy as np
 import pytest
 
 from medenoise.bench import suite
@@ -104,3 +105,27 @@ def test_fast_suite_end_to_end(tmp_path, cli):
     whats = {t["what"] for t in result["targets"]}
     assert {"512² MPix/s × BM3D", "radiograph peak RSS GiB", "big peak RSS GiB"} <= whats
     assert cli("bench", "--suite", "nope").exit_code == 2
+
+
+def test_quality_scores_each_model_on_the_sets_its_noise_fits(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from medenoise.bench import suite_quality
+
+    clean = suite.noisy_photo("camera", 64, 0)  # any 8-bit image serves as "clean"
+    (tmp_path / "set12").mkdir()
+    Image.fromarray(clean).save(tmp_path / "set12" / "a.png")
+    fmd = tmp_path / "fmd_subset" / suite_quality.FMD_CONFIG
+    (fmd / "raw" / "19").mkdir(parents=True)
+    (fmd / "gt" / "19").mkdir(parents=True)
+    Image.fromarray(clean).save(fmd / "gt" / "19" / "avg50.png")
+    rng = np.random.default_rng(0)
+    for k in range(2):
+        frame = np.clip(clean + rng.normal(0, 20, clean.shape), 0, 255).astype(np.uint8)
+        Image.fromarray(frame).save(fmd / "raw" / "19" / f"f{k}.png")
+    monkeypatch.setattr(suite_quality, "data_root", lambda: tmp_path)
+    assert suite_quality.datasets_for("gaussian:25") == ("set12", "bsd68")
+    assert suite_quality.datasets_for("pg") == ("fmd",)
+    got = suite_quality.quality("bm3d")  # a baseline: every set present (no bsd68 here)
+    assert set(got) == {"set12", "fmd"} and got["fmd"]["images"] == 2
+    assert got["set12"]["images"] == 1 and 20 < got["set12"]["psnr"] < 60
