@@ -59,7 +59,7 @@ CUDA_TILE_CAP = 2048
 # free memory made peak RSS grow with the machine. Measured on the 1955×1841 chest radiograph,
 # width-32 depth-4 student (overlap 192), 2 busy cores, CPU seconds and peak RSS of
 # `denoise_planes`: tiles of 640 (16): 41 s, 1.16 GiB; 800 (9): 36 s, 1.33 GiB; 1088 (4): 29 s,
-# 1.91 GiB; whole plane (the old choice with free memory): 32 s in `denoise`, 4.6 GiB.
+# 1.91 GiB; whole plane (the old choice with free memory): 32 s in `denoise`, 4.5 GiB.
 CPU_TILE_BYTES = 5 * 2**28  # 1.25 GiB: tiles of 800 on the radiograph, ≤ 2 GiB in `denoise`
 
 TileFn = Callable[[torch.Tensor], torch.Tensor]
