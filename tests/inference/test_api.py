@@ -156,7 +156,11 @@ def test_denoiser_auto_tile_follows_free_memory(monkeypatch):
     monkeypatch.setattr(tiling, "available_memory", lambda device=None: 0)
     assert denoiser.tile_size() == tiling.PLAIN_OVERLAP + 32  # the smallest tile that works
     monkeypatch.setattr(tiling, "available_memory", lambda device=None: 2**40)
-    assert denoiser.tile_size() == tiling.CPU_TILE_CAP
+    # plenty free: the CPU activation budget (CPU_TILE_BYTES) bounds the tile, not free memory
+    plain_bpp = tiling.activation_bytes(8, 1, blind=False)
+    cap = tiling.cpu_tile_cap(plain_bpp, tiling.PLAIN_OVERLAP)
+    assert denoiser.tile_size() == cap < tiling.CPU_TILE_CAP
+    assert cap**2 * plain_bpp <= tiling.CPU_TILE_BYTES < (cap + 32) ** 2 * plain_bpp
     ssdn = Denoiser(tiny_module("ssdn"), "m")
     assert ssdn.overlap == tiling.overlap_for(True) and denoiser.overlap == tiling.PLAIN_OVERLAP
     exact = Denoiser(tiny_module("ssdn"), "m", InferenceOptions(exact=True))

@@ -103,3 +103,55 @@ def _quality_table(result: dict) -> list[str]:
         ],
     )
     return out
+
+
+def suite_markdown(result: dict) -> str:
+    """The fast suite: one row per model (time, MPix/s, ratios, child runs' wall and peak
+    RSS), the targets each student meets, and quality when measured."""
+    size, big = result["size"], result["big"]
+    header = ["model", f"{size}² s", "MPix/s", "× teacher", "× BM3D", f"CLI 4×{size}² s",
+              "CLI × BM3D", "radiograph s", "CPU s", "peak GiB", f"{big}² s", "peak GiB",
+              "load"]  # fmt: skip
+    rows = []
+    for r in result["rows"]:
+        net, four = r["net"], r.get("four", {})
+        rad, bg = r.get("radiograph", {}), r.get("big", {})
+        loads = [v for part in (net, four, rad, bg) for v in part.get("load", [])]
+        rows.append([
+            r["model"], net["seconds"], net["mpix_s"], net.get("x_teacher"), net.get("x_bm3d"),
+            _wall(four), four.get("x_bm3d"), _wall(rad), rad.get("cpu_s"), _gib(rad),
+            _wall(bg), _gib(bg), f"{min(loads):.1f}–{max(loads):.1f}" if loads else None,
+        ])  # fmt: skip
+    out = _table(header, rows)
+    if result.get("targets"):
+        out += ["", *_table(
+            ["model", "target", "measured", "limit", "met"],
+            [[t["model"], t["what"], t["value"], ("≥ " if t["at_least"] else "≤ ") +
+              _fmt(float(t["limit"])), {True: "yes", False: "**no**"}.get(t["met"], "–")]
+             for t in result["targets"]],
+        )]  # fmt: skip
+    quality = [(r["model"], r["quality"]) for r in result["rows"] if "quality" in r]
+    if quality:
+        sets = sorted({s for _, q in quality for s in q if s != "skipped"})
+        out += ["", *_table(
+            ["model", *(f"{s} PSNR / SSIM" for s in sets)],
+            [[m, *(f"{q[s]['psnr']:.2f} / {q[s]['ssim']:.4f}" if s in q else None for s in sets)]
+             for m, q in quality],
+        )]  # fmt: skip
+    return "\n".join(out) + "\n"
+
+
+def _wall(part: dict):
+    """A child run's wall seconds, '> N' when it was stopped, its reason when skipped."""
+    if not part:
+        return None
+    if part.get("skipped"):
+        return part["skipped"]
+    if part.get("timed_out"):
+        return f"> {part['wall_s']:.0f}"
+    return "failed" if part.get("rc") else part["wall_s"]
+
+
+def _gib(part: dict):
+    """A child run's peak RSS in GiB (None when it did not run)."""
+    return round(part["peak_mib"] / 1024, 2) if part.get("peak_mib") else None

@@ -44,6 +44,39 @@ Stack = Annotated[
     ),
 ]
 PARTS = ("inference", "training", "quality")
+Suite = Annotated[
+    str,
+    typer.Option(
+        help="full: the parts above; fast: teacher vs distilled student vs BM3D in one run "
+        "(512² time, `denoise` on four 512² photos, the chest radiograph and a 4096² image "
+        "in child processes with their own peak RSS; ratios and the speed/memory targets)."
+    ),
+]
+Models = Annotated[
+    str | None,
+    typer.Option(
+        help="--suite fast: comma-separated zoo names, baselines or model files; the first is "
+        "the teacher the ratios divide by (default: ssdn-gauss25-gray, its -fast student if "
+        "the zoo has it, bm3d)."
+    ),
+]
+Quality = Annotated[
+    bool, typer.Option(help="--suite fast: also Set12/BSD68 σ=25 and FMD FOV 19 raw (minutes).")
+]
+Radiograph = Annotated[
+    Path | None,
+    typer.Option(help="--suite fast: the large radiograph (default: the benchmark data's)."),
+]
+BigBudget = Annotated[
+    float | None,
+    typer.Option(
+        help="--suite fast: seconds a non-student may take on the 4096² image, predicted from "
+        "its 512² rate, for that run to be attempted (default 300; students always run it)."
+    ),
+]
+ChildTimeout = Annotated[
+    float | None, typer.Option(help="--suite fast: seconds before a `denoise` child is stopped.")
+]
 
 
 def bench(
@@ -59,6 +92,12 @@ def bench(
     parts: Parts = None,
     precision: PrecisionOpt = "32",
     stack: Stack = 1,
+    suite: Suite = "full",
+    models: Models = None,
+    quality: Quality = False,
+    radiograph: Radiograph = None,
+    child_timeout: ChildTimeout = None,
+    big_budget: BigBudget = None,
 ) -> None:
     """Run the benchmark (help text: BENCH_HELP)."""
     import torch
@@ -66,6 +105,13 @@ def bench(
     from medenoise.bench.runner import run_bench, write_result
     from medenoise.bench.tables import markdown
 
+    if suite not in ("full", "fast"):
+        with user_errors():
+            fail(f"--suite {suite}: choose full or fast")
+    if suite == "fast":
+        choices = dict(models=models, quality=quality, radiograph=radiograph)
+        _fast(quick, as_json, out, timeout=child_timeout, big_budget=big_budget, **choices)
+        return
     with user_errors():
         dev = torch.device(parse_device(device).torch)
         if dev.type == "cuda" and not torch.cuda.is_available():
@@ -75,6 +121,38 @@ def bench(
         result = run_bench(plan, dev, log=lambda msg: print(msg, file=sys.stderr, flush=True))
         path = write_result(result, out)
         typer.echo(json.dumps(result, indent=1) if as_json else markdown(result))
+        typer.echo(f"result written to {path}", err=True)
+
+
+def _fast(quick, as_json, out, *, models, quality, radiograph, timeout, big_budget):
+    """`--suite fast`: run it, write its JSON beside the full suite's, print its tables."""
+    import datetime as dt
+
+    import torch
+
+    from medenoise.bench.machine import describe
+    from medenoise.bench.runner import _shared_data, write_result
+    from medenoise.bench.suite import SuitePlan, default_models, run_suite
+    from medenoise.bench.tables import suite_markdown
+
+    with user_errors():
+        names = [m.strip() for m in models.split(",") if m.strip()] if models else None
+        names = names or default_models()
+        plan = SuitePlan.quick(names) if quick else SuitePlan(models=names)
+        plan.quality = quality
+        if radiograph is None and (data := _shared_data()) is not None:
+            radiograph = data / "chest_xray" / "RG1_UNCR.dcm"
+        if radiograph is not None and not radiograph.is_file():
+            fail("--radiograph: no such file", radiograph)
+        plan.radiograph = radiograph
+        if timeout is not None:
+            plan.timeout_s = timeout
+        if big_budget is not None:
+            plan.big_budget_s = big_budget
+        result = {"machine": describe(torch.device("cpu")), "date": dt.date.today().isoformat()}
+        result.update(run_suite(plan, log=lambda msg: print(msg, file=sys.stderr, flush=True)))
+        path = write_result(result, out)
+        typer.echo(json.dumps(result, indent=1) if as_json else suite_markdown(result))
         typer.echo(f"result written to {path}", err=True)
 
 

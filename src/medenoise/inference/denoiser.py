@@ -25,6 +25,7 @@ from medenoise.data.tiling import (
     available_memory,
     best_tile,
     choose_tile,
+    cpu_tile_cap,
     overlap_for,
     tiled_apply,
 )
@@ -148,13 +149,15 @@ class Denoiser(ArrayDenoiser):
         return model.fixed_params(1)
 
     def tile_size(self, blind: bool | None = None) -> int:
-        """The tile side: `self.tile`, else the largest one that fits in free memory."""
+        """The tile side: `self.tile`, else the largest one that fits in free memory (on CPU,
+        also within `tiling.CPU_TILE_BYTES`: peak memory bounded whatever the machine)."""
         blind = self.module.blind_spot if blind is None else blind
         if self.tile is not None and blind == self.module.blind_spot:
             return self.tile
         bpp = activation_bytes(self.config.width, self.config.channels, blind)
         overlap = self.overlap if blind == self.module.blind_spot else PLAIN_OVERLAP
-        return choose_tile(self.device, bytes_per_pixel=bpp, overlap=overlap, batch=1)
+        cap = cpu_tile_cap(bpp, overlap) if self.device.type == "cpu" else None
+        return choose_tile(self.device, bytes_per_pixel=bpp, overlap=overlap, batch=1, cap=cap)
 
     def plane_batch(self, ph: int, pw: int, count: int) -> int:
         """(ph, pw) inputs per network call, `count` at most: `batch` (default 1 on CPU,

@@ -1,0 +1,72 @@
+"""Run `medenoise denoise` in a child process and measure that child alone: wall seconds,
+CPU seconds and peak resident memory (the kernel's ru_maxrss of that one child, via wait4,
+so each model's peak is its own and not the largest of all children so far)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+CLI = ("-c", "from medenoise.cli import main; main()")
+
+
+def load() -> float:
+    """The 1-minute load average (the machine is shared: timings go with it)."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return float("nan")
+
+
+def denoise_command(inputs: list[Path], model: str, out: Path, noise: str | None) -> list[str]:
+    """The `medenoise denoise` command line for `inputs` with `model` and default settings."""
+    cmd = [sys.executable, *CLI, "denoise", *map(str, inputs), "--model", model, "-o", str(out)]
+    if noise:
+        cmd += ["--noise", noise]
+    return cmd + ["--overwrite"]
+
+
+def run_child(cmd: list[str], timeout: float | None, log: Path | None = None) -> dict:
+    """Run `cmd`; returns wall_s, cpu_s, peak_mib, rc and load, or timed_out after `timeout`
+    seconds (the child is killed and its partial figures are kept)."""
+    out = open(log, "ab") if log is not None else subprocess.DEVNULL  # noqa: SIM115
+    load_before = load()
+    t0 = time.perf_counter()
+    try:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=_child_env())
+        timed_out = False
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if timeout is not None and time.perf_counter() - t0 > timeout:
+                os.kill(proc.pid, signal.SIGKILL)
+                pid, status, usage = os.wait4(proc.pid, 0)
+                timed_out = True
+                break
+            time.sleep(0.05)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    finally:
+        if log is not None:
+            out.close()
+    return {
+        "wall_s": round(time.perf_counter() - t0, 2),
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
+        "peak_mib": round(usage.ru_maxrss / 1024, 1),  # Linux: KiB
+        "rc": proc.returncode,
+        "timed_out": timed_out,
+        "load": [load_before, load()],
+    }
+
+
+def _child_env() -> dict:
+    """This process's environment, with its import path, so the child runs this medenoise."""
+    env = dict(os.environ)
+    src = str(Path(__file__).resolve().parents[2])
+    paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env["PYTHONPATH"] = os.pathsep.join([src, *paths])
+    return env
