@@ -183,3 +183,20 @@ def test_photon_noise_under_a_failed_flat_fit_does_not_read_as_erased_edges():
     assert not good.flagged, good.findings
     blurred = check_output(noisy, ndimage.gaussian_filter(clean, 3), flat_fit, BM3D)
     assert blurred.flagged
+
+
+def test_large_planes_are_judged_in_windows_with_the_same_verdicts(monkeypatch):
+    # a plane wider than WINDOW_SIDE is cut into equal windows (bounded memory on any size);
+    # the windows are the plane's own pixels, and the verdicts stay what whole planes give
+    planes = np.arange(2 * 130 * 200, dtype=float).reshape(2, 130, 200)
+    monkeypatch.setattr(checks, "WINDOW_SIDE", 64)
+    windows = checks._windows(planes)
+    assert windows.shape == (2 * 3 * 4, 43, 50)
+    assert np.array_equal(windows[5], planes[0, 43:86, 50:100])  # plane 0, row 1, column 1
+    rng = np.random.default_rng(11)
+    clean = np.tile(textured(), (2, 2))  # 256², four 128² windows at WINDOW_SIDE 128
+    noisy = clean + rng.normal(0, 0.05, clean.shape)
+    monkeypatch.setattr(checks, "WINDOW_SIDE", 128)
+    quiet = check_output(noisy, clean, profile(0.05), SSDN)
+    assert not quiet.flagged and quiet.figures["low_freq_share"] == pytest.approx(0.05, abs=0.02)
+    assert check_output(noisy, ndimage.gaussian_filter(noisy, 3), profile(0.05), BM3D).flagged

@@ -30,6 +30,10 @@ CORRELATION_LIMIT = CORR_LAG1  # the inspector's: lag-1 noise correlation blind 
 BLIND_SPOT_METHODS = ("ssdn", "n2v")  # methods that assume noise independent between pixels
 MAX_PLANES = 16  # planes of a stack or volume (spread evenly) the spatial figures look at
 NOISE_FLOOR = 1e-7  # expected noise std below this (on [0, 1]) counts as this
+# planes larger than this per side are cut into equal windows for the spatial figures (the
+# spectrum and the edge correlation), averaged as planes are: a Welch-style estimate whose
+# memory stays bounded on any image size (a 4096² plane's float64 FFT and filters cost GiBs)
+WINDOW_SIDE = 2048
 MIN_SIDE = 8  # planes smaller than this are not checked (too few pixels for the figures)
 
 
@@ -93,6 +97,18 @@ def _planes(array: np.ndarray) -> np.ndarray:
     if a.ndim == 3:
         return np.moveaxis(a, -1, 0)
     return np.moveaxis(a, -1, 1).reshape(-1, *a.shape[1:3])
+
+
+def _windows(planes: np.ndarray) -> np.ndarray:
+    """(N, H, W) → (N·a·b, H/a, W/b): each plane cut into equal windows of at most
+    WINDOW_SIDE per side (a few edge pixels dropped), a view where it can be."""
+    n, h, w = planes.shape
+    a, b = -(-h // WINDOW_SIDE), -(-w // WINDOW_SIDE)
+    if a == b == 1:
+        return planes
+    hh, ww = h // a, w // b
+    cut = planes[:, : hh * a, : ww * b].reshape(n, a, hh, b, ww)
+    return cut.transpose(0, 1, 3, 2, 4).reshape(n * a * b, hh, ww)
 
 
 def _spread(count: int) -> np.ndarray:
@@ -168,8 +184,9 @@ def measure(noisy: np.ndarray, denoised: np.ndarray, profile: NoiseProfile) -> d
     std = np.maximum(profile.noise_std(np.clip(y, 0.0, 1.0)), NOISE_FLOOR)
     removed = float(np.sqrt(np.mean(r**2)))
     expected = float(np.sqrt(np.mean(std**2)))
-    pick = _spread(len(r))
-    low, low_noise = _low_frequency(r[pick], profile)
+    rw, yw, sw = _windows(r), _windows(y), _windows(std)
+    pick = _spread(len(rw))
+    low, low_noise = _low_frequency(rw[pick], profile)
     span = max(float(x.max() - x.min()), NOISE_FLOOR)
     beyond = max(float(y.max() - x.max()), float(x.min() - y.min()), 0.0) / span
     return {
@@ -178,7 +195,7 @@ def measure(noisy: np.ndarray, denoised: np.ndarray, profile: NoiseProfile) -> d
         "energy_ratio": removed / expected,
         "low_freq_share": low,
         "low_freq_noise_share": low_noise,
-        "edge_correlation": _edge_correlation(r[pick], y[pick], std[pick]),
+        "edge_correlation": _edge_correlation(rw[pick], yw[pick], sw[pick]),
         "range_excess": beyond,
         "noise_lag1": float(profile.lag1_correlation),
     }
