@@ -82,7 +82,7 @@ def to_profile_scale(array: np.ndarray, scaling, profile: NoiseProfile) -> np.nd
     """An `Image` array (on its `Scaling`'s [0, 1]) on the profile's [0, 1] scale instead."""
     lo, hi = scaling.lo, scaling.hi
     plo, phi = profile.value_range
-    x = np.asarray(array, dtype=np.float64)
+    x = np.asarray(array, dtype=np.float32)
     if getattr(scaling, "invert", False):  # MONOCHROME1: undo the flip to get value units
         x = 1.0 - x
     values = x * (hi - lo) + lo
@@ -90,8 +90,8 @@ def to_profile_scale(array: np.ndarray, scaling, profile: NoiseProfile) -> np.nd
 
 
 def _planes(array: np.ndarray) -> np.ndarray:
-    """(H, W), (H, W, C) or (S, H, W, C) → (N, H, W) float64 planes, channels split."""
-    a = np.asarray(array, dtype=np.float64)
+    """(H, W), (H, W, C) or (S, H, W, C) → (N, H, W) float32 planes, channels split."""
+    a = np.asarray(array, dtype=np.float32)
     if a.ndim == 2:
         return a[None]
     if a.ndim == 3:
@@ -99,16 +99,18 @@ def _planes(array: np.ndarray) -> np.ndarray:
     return np.moveaxis(a, -1, 1).reshape(-1, *a.shape[1:3])
 
 
-def _windows(planes: np.ndarray) -> np.ndarray:
-    """(N, H, W) → (N·a·b, H/a, W/b): each plane cut into equal windows of at most
-    WINDOW_SIDE per side (a few edge pixels dropped), a view where it can be."""
-    n, h, w = planes.shape
+def _windows(shape: tuple[int, int, int]) -> list[tuple[int, slice, slice]]:
+    """(plane, rows, columns) of equal windows of at most WINDOW_SIDE per side covering each
+    of `shape`'s (N, H, W) planes (a few edge pixels dropped): the figures read them as views."""
+    n, h, w = shape
     a, b = -(-h // WINDOW_SIDE), -(-w // WINDOW_SIDE)
-    if a == b == 1:
-        return planes
     hh, ww = h // a, w // b
-    cut = planes[:, : hh * a, : ww * b].reshape(n, a, hh, b, ww)
-    return cut.transpose(0, 1, 3, 2, 4).reshape(n * a * b, hh, ww)
+    return [
+        (i, slice(r * hh, (r + 1) * hh), slice(c * ww, (c + 1) * ww))
+        for i in range(n)
+        for r in range(a)
+        for c in range(b)
+    ]
 
 
 def _spread(count: int) -> np.ndarray:
@@ -136,10 +138,12 @@ def _low_frequency(residual: np.ndarray, profile: NoiseProfile) -> tuple[float, 
     """(share of the residual's energy below the cutoff, the noise's share there)."""
     # The cutoff is the radius below which the measured noise puts NOISE_LOW_SHARE of its
     # energy; a residual that is noise keeps about that share there, removed anatomy far more.
-    n, h, w = residual.shape
+    h, w = residual[0].shape
     window = np.outer(np.hanning(h), np.hanning(w))  # no leakage from the plane's borders
-    centred = residual - residual.mean(axis=(1, 2), keepdims=True)
-    power = (np.abs(np.fft.fft2(centred * window)) ** 2).sum(axis=0)
+    power = np.zeros((h, w))
+    for plane in residual:  # one window at a time: bounded memory
+        centred = plane - plane.mean(dtype=np.float64)
+        power += np.abs(np.fft.fft2(centred * window)) ** 2
     radius = np.hypot(np.fft.fftfreq(h)[:, None], np.fft.fftfreq(w)[None, :])
     expected = noise_spectrum(profile, (h, w))
     order = np.argsort(radius, axis=None, kind="stable")
@@ -162,6 +166,7 @@ def _edge_correlation(residual: np.ndarray, output: np.ndarray, std: np.ndarray)
 
     values = []
     for r, out, s in zip(residual, output, std, strict=True):
+        r, out, s = (np.asarray(v, dtype=np.float64) for v in (r, out, s))
         energy = ndimage.gaussian_filter((r / s) ** 2, 2.0).ravel()
         smooth = ndimage.gaussian_filter(out, 1.0)
         edges = np.hypot(ndimage.sobel(smooth, 0), ndimage.sobel(smooth, 1)).ravel()
@@ -181,12 +186,13 @@ def measure(noisy: np.ndarray, denoised: np.ndarray, profile: NoiseProfile) -> d
     if x.shape != y.shape:
         raise ValueError(f"input {x.shape} and output {y.shape} differ in shape")
     r = x - y
-    std = np.maximum(profile.noise_std(np.clip(y, 0.0, 1.0)), NOISE_FLOOR)
-    removed = float(np.sqrt(np.mean(r**2)))
-    expected = float(np.sqrt(np.mean(std**2)))
-    rw, yw, sw = _windows(r), _windows(y), _windows(std)
-    pick = _spread(len(rw))
-    low, low_noise = _low_frequency(rw[pick], profile)
+    std = np.maximum(profile.noise_std(np.clip(y, 0.0, 1.0)), NOISE_FLOOR).astype(np.float32)
+    removed = float(np.sqrt(np.mean(np.square(r, dtype=np.float64))))
+    expected = float(np.sqrt(np.mean(np.square(std, dtype=np.float64))))
+    windows = _windows(r.shape)
+    picked = [windows[k] for k in _spread(len(windows))]
+    rw, yw, sw = ([a[i, sy, sx] for i, sy, sx in picked] for a in (r, y, std))
+    low, low_noise = _low_frequency(rw, profile)
     span = max(float(x.max() - x.min()), NOISE_FLOOR)
     beyond = max(float(y.max() - x.max()), float(x.min() - y.min()), 0.0) / span
     return {
@@ -195,7 +201,7 @@ def measure(noisy: np.ndarray, denoised: np.ndarray, profile: NoiseProfile) -> d
         "energy_ratio": removed / expected,
         "low_freq_share": low,
         "low_freq_noise_share": low_noise,
-        "edge_correlation": _edge_correlation(rw[pick], yw[pick], sw[pick]),
+        "edge_correlation": _edge_correlation(rw, yw, sw),
         "range_excess": beyond,
         "noise_lag1": float(profile.lag1_correlation),
     }
