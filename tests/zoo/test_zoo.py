@@ -70,10 +70,10 @@ def test_shipped_model_loads_matches_its_row_and_denoises(row, one_thread):
     assert np.array_equal(out, again)
     gain = 10 * np.log10(np.mean((noisy - clean) ** 2) / np.mean((out - clean) ** 2))
     assert gain > floor  # conservative floor: a broken weight file gives < 1 dB
-    if row.method == "student":  # it copies its teacher: within half a dB of its gain
+    if row.method == "student":  # it holds its teacher's quality (it may do better)
         taught = source.denoise(noisy, spec)
         teacher_gain = 10 * np.log10(np.mean((noisy - clean) ** 2) / np.mean((taught - clean) ** 2))
-        assert abs(gain - teacher_gain) < 0.5
+        assert gain > teacher_gain - 0.5
 
 
 def _tiny_root(tmp_path):
