@@ -149,6 +149,9 @@ class OnnxRunner:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or torch.get_num_threads()
         options.log_severity_level = 3  # errors only: ORT warns about unused initialisers
+        # no memory arena: an arena keeps its peak for the session's life, which on large
+        # images stacks on the reading, inspecting and checking buffers (bounded peak memory)
+        options.enable_cpu_mem_arena = False
         self.session = ort.InferenceSession(
             str(onnx_path), options, providers=["CPUExecutionProvider"]
         )
