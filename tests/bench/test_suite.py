@@ -16,15 +16,29 @@ from medenoise.bench.tables import suite_markdown
 ALLOC = "import numpy as np, time; a = np.ones({n} * 2**20 // 8); a += 1; time.sleep({s})"
 
 
+def _isolated_run_child(code: str, timeout: float) -> dict:
+    """run_child called from a fresh interpreter: a test worker that other tests' children
+    or signal handlers have touched must not reap or skew the child being measured."""
+    import subprocess
+
+    call = (
+        "import json, sys; from medenoise.bench.child import run_child; "
+        f"print(json.dumps(run_child([sys.executable, '-c', {code!r}], timeout={timeout})))"
+    )
+    done = subprocess.run([sys.executable, "-c", call], capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def test_each_child_reports_its_own_peak_memory_and_a_timeout_stops_it():
-    big = run_child([sys.executable, "-c", ALLOC.format(n=300, s=0)], timeout=120)
-    small = run_child([sys.executable, "-c", ALLOC.format(n=20, s=0)], timeout=120)
+    assert run_child([sys.executable, "-c", "pass"], timeout=60)["rc"] == 0  # in-process too
+    big = _isolated_run_child(ALLOC.format(n=300, s=0), timeout=120)
+    small = _isolated_run_child(ALLOC.format(n=20, s=0), timeout=120)
     assert big["rc"] == small["rc"] == 0 and not big["timed_out"]
     assert big["peak_mib"] > 300 > small["peak_mib"]  # not the largest child so far
     assert big["cpu_s"] > 0 and big["wall_s"] >= big["cpu_s"] / 64
-    slow = run_child([sys.executable, "-c", ALLOC.format(n=1, s=60)], timeout=1.0)
+    slow = _isolated_run_child(ALLOC.format(n=1, s=60), timeout=1.0)
     assert slow["timed_out"] and slow["wall_s"] < 30
-    failed = run_child([sys.executable, "-c", "raise SystemExit(3)"], timeout=60)
+    failed = _isolated_run_child("raise SystemExit(3)", timeout=60)
     assert failed["rc"] == 3
 
 
