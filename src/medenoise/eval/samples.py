@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,6 +74,20 @@ def synthetic_samples(
     sources: Sequence[Path], noise: str, channels: int | None, seed: int = 0, repeats: int = 1
 ) -> Iterator[Sample]:
     """Clean images with fresh synthetic noise (never clipped), `repeats` draws per image."""
+
+    def cleans():
+        for path, root in find_images(sources):
+            planes = _planes(path, channels)
+            yield from zip(_plane_names(path, root, len(planes)), planes, strict=True)
+
+    return noised_samples(cleans(), noise, seed, repeats)
+
+
+def noised_samples(
+    cleans: Iterable[tuple[str, np.ndarray]], noise: str, seed: int = 0, repeats: int = 1
+) -> Iterator[Sample]:
+    """(label, clean HWC plane) pairs with synthetic noise: draw i (over all planes and
+    repeats, in order) from a generator seeded by (seed, i), so a command's numbers repeat."""
     from medenoise.noise import make_noise_model
 
     model = make_noise_model(noise)
@@ -81,19 +95,21 @@ def synthetic_samples(
         raise UserError(f"noise spec {noise!r} has no level; give e.g. {model.kind}:25")
     if repeats < 1:
         raise UserError(f"--repeats must be at least 1, got {repeats}")
+    return _noised(cleans, model, seed, repeats)
+
+
+def _noised(cleans, model, seed: int, repeats: int) -> Iterator[Sample]:
+    """The generator behind `noised_samples` (its checks run when it is called, not later)."""
     index = 0
-    for path, root in find_images(sources):
-        planes = _planes(path, channels)
-        names = _plane_names(path, root, len(planes))
-        for name, clean in zip(names, planes, strict=True):
-            x = torch.from_numpy(np.ascontiguousarray(clean.transpose(2, 0, 1)))[None]
-            for r in range(repeats):
-                gen = sample_generator(seed, index)
-                index += 1
-                spec, params = draw_level(model, gen)
-                y = model.add(x, params.to(x.dtype), gen)[0].permute(1, 2, 0).numpy()
-                label = name if repeats == 1 else f"{name}#{r}"
-                yield Sample(label, clean, np.ascontiguousarray(y, np.float32), spec)
+    for name, clean in cleans:
+        x = torch.from_numpy(np.ascontiguousarray(clean.transpose(2, 0, 1)))[None]
+        for r in range(repeats):
+            gen = sample_generator(seed, index)
+            index += 1
+            spec, params = draw_level(model, gen)
+            y = model.add(x, params.to(x.dtype), gen)[0].permute(1, 2, 0).numpy()
+            label = name if repeats == 1 else f"{name}#{r}"
+            yield Sample(label, clean, np.ascontiguousarray(y, np.float32), spec)
 
 
 SSIM_MIN_SIDE = 11  # the SSIM protocol's 11×11 Gaussian window (metrics.py) must fit
