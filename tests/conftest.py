@@ -39,6 +39,19 @@ def one_thread():
 
 
 @pytest.fixture()
+def gray_png(tmp_path):
+    """A noisy 40×50 8-bit gray PNG in tmp_path/in/: the CLI tests' input."""
+    import numpy as np
+    from PIL import Image
+
+    path = tmp_path / "in" / "img.png"
+    path.parent.mkdir()
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (40, 50), dtype=np.uint8)).save(path)
+    return path
+
+
+@pytest.fixture()
 def model_file(tiny_model_file):
     """A tiny SSDN model file (width 8, Gaussian σ=25 known, seed-0 weights)."""
     return tiny_model_file("ssdn", name="m.safetensors")

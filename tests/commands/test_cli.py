@@ -5,15 +5,6 @@ import pytest
 from PIL import Image as PILImage
 
 
-@pytest.fixture()
-def gray_png(tmp_path):
-    path = tmp_path / "in" / "img.png"
-    path.parent.mkdir()
-    rng = np.random.default_rng(0)
-    PILImage.fromarray(rng.integers(0, 256, (40, 50), dtype=np.uint8)).save(path)
-    return path
-
-
 def test_help_explains_the_commands(cli):
     result = cli("--help")
     assert result.exit_code == 0

@@ -11,15 +11,6 @@ from medenoise.correlated import PixelShuffleDenoiser, parse_pd, with_pd
 from medenoise.errors import UserError
 
 
-@pytest.fixture()
-def gray_png(tmp_path):
-    path = tmp_path / "in" / "img.png"
-    path.parent.mkdir()
-    rng = np.random.default_rng(0)
-    PILImage.fromarray(rng.integers(0, 256, (40, 50), dtype=np.uint8)).save(path)
-    return path
-
-
 def one_error_line(result, needle):
     assert result.exit_code == 2, result.output
     lines = [ln for ln in result.output.splitlines() if ln.strip()]
