@@ -25,6 +25,7 @@ from medenoise.data.io.common import (
     scaling_for,
 )
 from medenoise.data.io.meta import DicomInfo
+from medenoise.data.io.padding import data_values, fill, padding_mask, restore
 from medenoise.errors import UserError
 
 # Elements describing the old pixel data that would be wrong or stale after denoising.
@@ -152,6 +153,7 @@ def _image_from(ds: Any, path: Path, value_range: tuple[float, float] | None) ->
         else (0, 2**bits_stored - 1)
     )
     slope, inter = _rescale(ds)
+    padded = padding_mask(ds, array)
     bits_allocated = array.dtype.itemsize * 8
     kind = f"{'signed' if signed else 'unsigned'} {bits_stored}-bit"
     range_source = f"DICOM BitsStored {bits_stored}: {kind} stored range" + (
@@ -168,15 +170,22 @@ def _image_from(ds: Any, path: Path, value_range: tuple[float, float] | None) ->
         value_range=value_range,
         invert=photometric == "MONOCHROME1",
         range_source=range_source,
-        data=array,
+        data=data_values(array, padded),
     )
     meta = ImageMeta(
         format="dicom",
         source=str(path),
         scaling=scale,
-        dicom=DicomInfo(ds, photometric, bits_stored, multi),
+        dicom=DicomInfo(
+            ds,
+            photometric,
+            bits_stored,
+            multi,
+            padding=padded,
+            padding_values=None if padded is None else array[padded],
+        ),
     )
-    return Image(normalise(array, scale), meta)
+    return Image(fill(normalise(array, scale), padded), meta)
 
 
 def _redacted(error: UserError, ds: Any) -> UserError:
@@ -253,7 +262,7 @@ def write_dicom(path: Path, image: Image) -> None:
     if info is None:
         raise UserError("writing DICOM needs an image read from a DICOM file", path)
     source_ds = info.dataset
-    stored = denormalise(image)
+    stored = restore(denormalise(image), info.padding, info.padding_values)
     spp = int(source_ds.get("SamplesPerPixel", 1))
     if stored.shape[-1] != spp or stored.ndim not in (3, 4):
         raise UserError(f"DICOM output needs {spp} channel(s), got shape {stored.shape}", path)

@@ -37,6 +37,10 @@ class DicomInfo:
     photometric: str = "MONOCHROME2"
     bits_stored: int | None = None
     multiframe: bool = False
+    # Pixel padding (outside a CT's field of view): where it is, and its stored values, which
+    # the output gets back unchanged (`io.padding`).
+    padding: np.ndarray | None = None
+    padding_values: np.ndarray | None = None
 
 
 @dataclass

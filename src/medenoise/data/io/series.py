@@ -22,6 +22,7 @@ import numpy as np
 
 from medenoise.data.io.common import denormalise, normalise, suffix_of
 from medenoise.data.io.meta import Image, SeriesInfo
+from medenoise.data.io.padding import data_values, fill, restore
 from medenoise.data.io.working_range import from_data
 from medenoise.errors import UserError
 
@@ -165,14 +166,22 @@ def read_series(
 
 def _on_one_range(images: list[Image]) -> list[Image]:
     """The slices re-normalised on the series' working range (from all slices' values)."""
-    stored = [denormalise(image) for image in images]  # exact stored values back
+    # exact stored values back, padding (never in the working range) as it was
+    infos = [image.meta.dicom for image in images]
+    masks = [info.padding if info is not None else None for info in infos]
+    stored = [
+        restore(denormalise(image), mask, info.padding_values if info is not None else None)
+        for image, mask, info in zip(images, masks, infos, strict=True)
+    ]
     scales = [image.meta.scaling for image in images]
     first = scales[0]
     nominal_ends = [e * sc.slope + sc.inter for sc in scales for e in (sc.clip or (0, 1))]
     nominal = (min(nominal_ends), max(nominal_ends))
     if all((sc.slope, sc.inter) == (first.slope, first.inter) for sc in scales):
         # One rescale for all slices (CT, MR): the stored values decide, kept in their type.
-        data = np.concatenate([s.ravel() for s in stored])
+        data = np.concatenate(
+            [data_values(s, m).ravel() for s, m in zip(stored, masks, strict=True)]
+        )
         stored_nominal = first.clip or (0, 1)
         derived = from_data(data, np.dtype(first.dtype), stored_nominal, slope=first.slope,
                             inter=first.inter, what="this series")  # fmt: skip
@@ -180,7 +189,9 @@ def _on_one_range(images: list[Image]) -> list[Image]:
         values = [
             s.astype(np.float64) * sc.slope + sc.inter for s, sc in zip(stored, scales, strict=True)
         ]
-        data = np.concatenate([v.ravel() for v in values])
+        data = np.concatenate(
+            [data_values(v, m).ravel() for v, m in zip(values, masks, strict=True)]
+        )
         derived = from_data(data, np.dtype(first.dtype), nominal, what="this series")
     if derived is not None:
         lo, hi, source = derived
@@ -188,11 +199,11 @@ def _on_one_range(images: list[Image]) -> list[Image]:
         lo, hi = nominal
         source = _nominal_words(first)
     out = []
-    for image, s in zip(images, stored, strict=True):
+    for image, s, mask in zip(images, stored, masks, strict=True):
         scale = dataclasses.replace(image.meta.scaling, lo=lo, hi=hi, range_source=source)
         meta = image.meta.copy()
         meta.scaling = scale
-        out.append(Image(normalise(s, scale), meta))
+        out.append(Image(fill(normalise(s, scale), mask), meta))
     return out
 
 
