@@ -78,6 +78,7 @@ def adapted_module(module, model: str, planes: list, steps: int, *, progress: bo
     from medenoise.adaptation_guard import guard_callback, split_heldout
     from medenoise.adaptation_level import common_level, data_levels, start_at_level
     from medenoise.data.datamodule import PlanesDataModule
+    from medenoise.methods.training import as_trainable
     from medenoise.train import build_module, fit_in_memory, init_weights, record_training
 
     cfg = adapt_config(module, model, steps, **run)
@@ -88,6 +89,7 @@ def adapted_module(module, model: str, planes: list, steps: int, *, progress: bo
         init_weights(tuned, model, loaded=module)
         module = tuned
     record_training(cfg)
+    module = as_trainable(module)  # the guard and the Trainer hold this very module
     module.model_config, module.train_config = cfg.model, cfg
     train, tiles, owners = split_heldout(planes, cfg.dataset.patch)
     levels = data_levels(module, planes)  # per plane; the model starts at their median

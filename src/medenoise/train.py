@@ -259,7 +259,10 @@ def build_trainer(
 
 def fit_in_memory(cfg: TrainConfig, module, datamodule, progress: bool = True, callbacks=None):
     """Train `module` writing no file; returns it on the CPU in contiguous memory layout."""
+    from medenoise.methods.training import as_trainable
+
     _quiet_lightning()
+    module = as_trainable(module)
     module.train_config = cfg
     module.train()  # a module loaded for inference comes in eval mode
     has_val = datamodule.val_set is not None
@@ -282,6 +285,7 @@ def run_training(
     # `module`, `datamodule`: ready ones (e.g. in memory) instead of building them from `cfg`
     from medenoise.checkpointing import GracefulStop, TrainingInterrupted, stale_temporaries
     from medenoise.data.datamodule import FolderDataModule
+    from medenoise.methods.training import as_trainable
 
     _quiet_lightning()
     outdir = Path(outdir)
@@ -291,6 +295,7 @@ def run_training(
         module = build_module(cfg, warm_start=not resume)
     else:
         module.train_config = cfg
+    module = as_trainable(module)
     if datamodule is None:
         datamodule = FolderDataModule(cfg)  # bad data fail here, before the run folder exists
     outdir.mkdir(parents=True, exist_ok=True)

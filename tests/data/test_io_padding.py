@@ -1,4 +1,4 @@
-"""DICOM pixel padding: left out of the working range, flat for the model, written back as it was."""
+"""DICOM pixel padding: out of the working range, flat for the model, written back as it was."""
 
 from __future__ import annotations
 

@@ -15,13 +15,17 @@ METHODS: dict[str, type[DenoisingMethod]] = {
 
 
 def build_method(model, train=None) -> DenoisingMethod:
-    """Instantiate the LightningModule for a ModelConfig (and optional TrainConfig)."""
+    """The method's module for a ModelConfig; with a TrainConfig, the Lightning-ready class."""
     try:
         cls = METHODS[model.method]
     except KeyError:
         raise ValueError(
             f"method {model.method!r} is not available; choose from {', '.join(sorted(METHODS))}"
         ) from None
+    if train is not None:
+        from medenoise.methods.training import trainable
+
+        cls = trainable(cls)
     return cls(model, train)
 
 
