@@ -86,4 +86,5 @@ def load_model(
     module = load_network(ref, options.device)
     if options.ensemble is None:
         options = options.with_(ensemble=ref.default_ensemble)
-    return Denoiser(module, ref.path, options)
+    overlap = None if options.exact else ref.tile_overlap  # measured on the zoo weights
+    return Denoiser(module, ref.path, options, overlap=overlap)

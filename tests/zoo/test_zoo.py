@@ -208,3 +208,26 @@ def test_a_shipped_student_is_preferred_for_its_teacher(tmp_path, monkeypatch):
 
     assert teacher_of("tiny-ssdn-fast") == "tiny-ssdn"  # --adapt fine-tunes the teacher
     assert teacher_of("tiny-ssdn") == "tiny-ssdn" and teacher_of("bm3d") == "bm3d"
+
+
+@pytest.mark.parametrize(
+    "row", [r for r in SHIPPED if r.tile_overlap is not None], ids=lambda r: r.name
+)
+def test_a_measured_tile_overlap_keeps_tiled_output_within_tolerance(row, one_thread):
+    from skimage import data
+
+    from medenoise.api import load_model
+    from medenoise.data.tiling import TILE_TOLERANCE
+
+    strip = np.concatenate([data.camera(), data.moon()], axis=1)[:224, :900] / 255.0
+    noisy = strip + np.random.default_rng(0).normal(0, 25 / 255, strip.shape)
+    noisy = noisy.astype(np.float32)[..., None]
+    whole = load_model(row.name, ensemble=False).denoise_planes(noisy[None])[0]
+    tiled_model = load_model(row.name, ensemble=False, tile=row.tile_overlap + 96)
+    assert tiled_model.overlap == row.tile_overlap  # the row's overlap, not the default
+    error = np.abs(tiled_model.denoise_planes(noisy[None])[0] - whole).max()
+    assert error <= TILE_TOLERANCE
+    # the context is what keeps it there: with none (the cross-fade ramp only) seams show
+    seams = load_model(row.name, ensemble=False, tile=row.tile_overlap + 96)
+    seams.overlap = 64
+    assert np.abs(seams.denoise_planes(noisy[None])[0] - whole).max() > 10 * error

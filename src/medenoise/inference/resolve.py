@@ -24,12 +24,14 @@ def is_baseline_name(name: str) -> bool:
 @dataclass(frozen=True)
 class ModelRef:
     """A resolved model: its kind, the weights to read (None for baselines), the name to show
-    and the self-ensemble default (the zoo entry's; off for files, checkpoints, baselines)."""
+    and the self-ensemble default (the zoo entry's; off for files, checkpoints, baselines),
+    and the zoo entry's measured tile overlap (None: the architecture's)."""
 
     kind: Kind
     path: Path | None
     name: str
     default_ensemble: bool = False
+    tile_overlap: int | None = None
 
 
 def resolve_model(name_or_path: str | Path, trust_pickle: bool = False) -> ModelRef:
@@ -41,7 +43,8 @@ def resolve_model(name_or_path: str | Path, trust_pickle: bool = False) -> Model
         return ModelRef("baseline", None, name.lower())
     entry = None if Path(name).exists() else zoo.entry(name)
     if entry is not None:  # an existing file of the same name wins over the zoo
-        return ModelRef("zoo", zoo.weights(entry), entry.name, bool(entry.ensemble))
+        weights = zoo.weights(entry)
+        return ModelRef("zoo", weights, entry.name, bool(entry.ensemble), entry.tile_overlap)
     path = Path(name)
     # a .ckpt is a checkpoint only with consent; otherwise the model-file reader refuses it
     # with a hint to pass --trust-pickle

@@ -41,6 +41,10 @@ class ZooEntry(ModelConfig):
     # inference default: denoise with the geometric self-ensemble (medenoise.ensemble) unless
     # the caller says otherwise; the `measured` numbers are taken with this default
     ensemble: bool = False
+    # tile overlap measured on these very weights: tiled output within `TILE_TOLERANCE` of the
+    # untiled one (benchmarks/tiling_error.py FILE); None: the architecture's default
+    # (`data.tiling.overlap_for`, which must hold for any weights); `--exact` ignores it
+    tile_overlap: int | None = None
 
     def row(self) -> dict[str, Any]:
         """The registry row (models.json), name, file and sha256 first as the file lists them."""
