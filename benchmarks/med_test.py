@@ -1,7 +1,7 @@
 """Score models on every k-th image of the held-out medical set, several noise levels, one run.
 
     python benchmarks/med_test.py --every 4 --noise gaussian:15,gaussian:25,gaussian:50 \
-        --model bm3d --model ssdn-med-gray [--ensemble MODEL=on|off] [--json OUT]
+        --model bm3d --model ssdn-med-gray [--ensemble] [--json OUT]
 
 The noise of image i depends only on (seed, i), so the rows equal those of the full
 `medenoise evaluate --set med-test --noise SPEC --model ...` run on the same images. Prints one
@@ -17,13 +17,16 @@ import time
 from pathlib import Path
 
 
-def score_all(models: list[str], noises: list[str], every: int, seed: int) -> dict:
+def score_all(
+    models: list[str], noises: list[str], every: int, seed: int, ensemble: bool | None = None
+) -> dict:
     """{noise: {model: evaluate() result}} on images 0, every, 2*every, ... of med-test."""
     from medenoise.api import load_model
     from medenoise.eval.evaluate import evaluate
     from medenoise.eval.medical_sets import set_samples
+    from medenoise.inference.resolve import is_baseline_name
 
-    loaded = {m: load_model(m) for m in models}
+    loaded = {m: load_model(m, ensemble=None if is_baseline_name(m) else ensemble) for m in models}
     out: dict = {}
     for noise in noises:
         out[noise] = {}
@@ -61,8 +64,11 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--ensemble", action="store_true", help="self-ensemble for every network")
     args = parser.parse_args()
-    results = score_all(args.model, args.noise.split(","), args.every, args.seed)
+    results = score_all(
+        args.model, args.noise.split(","), args.every, args.seed, args.ensemble or None
+    )
     for noise, by_model in results.items():
         print("\n" + table(noise, by_model) + "\n")
     if args.json:

@@ -103,8 +103,8 @@ def read_dicom(path: Path, value_range: tuple[float, float] | None = None) -> Im
             raise _redacted(damaged("DICOM", exc, path), ds) from exc
 
 
-def _image_from(ds: Any, path: Path, value_range: tuple[float, float] | None) -> Image:
-    """The Image of a parsed dataset (pixel data decoded, modality scaling in `meta.scaling`)."""
+def _decoded(ds: Any, path: Path) -> tuple[Any, dict]:
+    """The dataset's pixel array and the decoder's info, or one clear error for the user."""
     from pydicom.pixels import get_decoder
 
     with warnings.catch_warnings():
@@ -129,7 +129,12 @@ def _image_from(ds: Any, path: Path, value_range: tuple[float, float] | None) ->
             array, info = decoder.as_array(ds, as_rgb=True)
         except Exception as exc:  # decoders raise RuntimeError, ValueError, ...
             raise damaged(f"DICOM ({tsyntax.name})", exc, path) from exc
+    return array, info
 
+
+def _image_from(ds: Any, path: Path, value_range: tuple[float, float] | None) -> Image:
+    """The Image of a parsed dataset (pixel data decoded, modality scaling in `meta.scaling`)."""
+    array, info = _decoded(ds, path)
     del ds.PixelData  # decoded above; `write_dicom` sets new pixel data (and copies ds cheaply)
     array = array.astype(array.dtype.newbyteorder("="))
     bits_stored = int(info.get("bits_stored", ds.BitsStored))
