@@ -133,6 +133,14 @@ def test_correlated_noise_with_a_blind_spot_model_is_flagged():
     assert not check_output(noisy, clean, corr, BM3D).flagged  # BM3D is not blind-spot
     unsafe = profile(0.02, verdict=Verdict("correlated", "...", "bm3d", blind_spot_safe=False))
     assert check_output(noisy, clean, unsafe, SSDN).flagged  # the verdict alone suffices
+    # run on stride-k sub-images the model sees neighbours k pixels apart: silent where the
+    # correlation has died out at lag k, flagged where it has not
+    at_stride_3 = ModelInfo(SSDN.name, "ssdn", stride=3)
+    assert not check_output(noisy, clean, corr, at_stride_3).flagged
+    at_stride_2 = ModelInfo(SSDN.name, "ssdn", stride=2)
+    still = check_output(noisy, clean, profile(0.02, (0.6, 0.4, 0.05)), at_stride_2)
+    assert still.flagged and "2 pixels apart" in still.findings[0]
+    assert "--pd 3" in warning_line("ct.dcm", still)
 
 
 def test_stacks_and_colour_planes_are_checked_and_tiny_images_skipped():

@@ -38,7 +38,8 @@ def test_correlated_noise_is_not_blind_spot_safe():
     v = decide(p)
     assert v.kind == "correlated"
     assert v.blind_spot_safe is False
-    assert v.model == "bm3d" and "blind-spot" in v.message
+    # BM3D given the spectrum it measures (no --noise: a white level would drop the shape)
+    assert v.model == "bm3d-psd" and v.options == () and "blind-spot" in v.message
     assert f"({p.lag1_correlation:.1f})" in v.message
 
 

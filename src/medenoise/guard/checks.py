@@ -43,6 +43,7 @@ class ModelInfo:
 
     name: str
     method: str
+    stride: int = 1  # pixel-shuffle stride a blind-spot model ran at (`--pd`; 1: none)
 
     @property
     def blind_spot(self) -> bool:
@@ -75,7 +76,8 @@ def model_info(denoiser, name: str | None = None) -> ModelInfo:
     from pathlib import Path
 
     method = str(getattr(denoiser.config, "method", "unknown"))
-    return ModelInfo(name=name or Path(str(denoiser.source)).name, method=method)
+    stride = int(getattr(denoiser, "last_stride", None) or 1)  # a PixelShuffleDenoiser's
+    return ModelInfo(name=name or Path(str(denoiser.source)).name, method=method, stride=stride)
 
 
 def to_profile_scale(array: np.ndarray, scaling, profile: NoiseProfile) -> np.ndarray:
@@ -263,6 +265,16 @@ def _check_correlation(profile: NoiseProfile, model: ModelInfo | None, result: G
     """Flag a blind-spot model run on noise correlated between neighbouring pixels."""
     if model is None or not model.blind_spot:
         return
+    if model.stride > 1:  # on stride-k sub-images the model's neighbours are k pixels apart
+        if _lag_correlation(profile, model.stride) < CORRELATION_LIMIT:
+            return
+        lag1 = _lag_correlation(profile, model.stride)
+        result.findings.append(
+            f"the noise is still correlated {model.stride} pixels apart ({lag1:.2f}), the "
+            f"stride the blind-spot model ({model.method}) ran at: it cannot tell it from detail"
+        )
+        result.advice.append(f"--pd {model.stride + 1}")
+        return
     lag1 = profile.lag1_correlation
     unsafe = profile.verdict is not None and not profile.verdict.blind_spot_safe
     if lag1 >= CORRELATION_LIMIT or unsafe:
@@ -271,6 +283,14 @@ def _check_correlation(profile: NoiseProfile, model: ModelInfo | None, result: G
             f"blind-spot model ({model.method}) cannot tell apart from detail"
         )
         result.advice.append(_alternative(profile, model))
+
+
+def _lag_correlation(profile: NoiseProfile, lag: int) -> float:
+    """The larger |correlation| along x or y at `lag` (0 beyond the lags the inspector
+    measures: the stride chosen there is where it has died out)."""
+    if lag > len(profile.corr_x):
+        return 0.0
+    return max(abs(profile.corr_x[lag - 1]), abs(profile.corr_y[lag - 1]))
 
 
 def warning_line(path, result: GuardResult) -> str:

@@ -1,0 +1,169 @@
+"""No-reference figures of denoisers on the held-out slices of the real CT series (their own
+scanner noise, no clean image exists): flat-region noise std before and after, mean HU shift
+in flat regions, and the guard's verdict and figures.
+
+    MEDENOISE_DATA_ROOT=../shared/data python benchmarks/ct_noref.py \
+        --model bm3d --model bm3d-psd --model ssdn-gauss5-50-gray:pd [--every 2] [--json OUT]
+
+A `:pd` suffix runs the model on pixel-shuffled sub-images with the stride taken from each
+slice's measured correlation (`denoise --pd auto`). `bm3d` gets the noise std `inspect`
+measures (what it advises for correlated noise); every other model gets no noise level (as
+`denoise` on a real scan) and measures or estimates it itself.
+
+Flat regions: 16×16 blocks of soft tissue (mean −150..250 HU, every pixel −400..500 HU) whose
+plane-detrended std on the noisy slice is at most 1.2× the median of those blocks, i.e. no
+edge or texture raises it. The noise std is the median detrended std over those blocks; the
+mean HU shift is the mean of (output − input) over their pixels.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+BLOCK = 16
+SOFT = (-150.0, 250.0)
+LIMITS = (-400.0, 500.0)
+FLAT = 1.2
+
+
+def _detrended_std(blocks: np.ndarray) -> np.ndarray:
+    """Std of each (N, B, B) block after removing its least-squares plane."""
+    yy, xx = np.mgrid[:BLOCK, :BLOCK]
+    basis = np.stack([np.ones(BLOCK * BLOCK), yy.ravel(), xx.ravel()], 1)
+    flat = blocks.reshape(len(blocks), -1).T
+    coef, *_ = np.linalg.lstsq(basis, flat, rcond=None)
+    res = flat - basis @ coef
+    return res.std(0, ddof=3)
+
+
+def _blocks(plane: np.ndarray) -> np.ndarray:
+    """Non-overlapping BLOCK² tiles of an (H, W) plane, (N, B, B)."""
+    h, w = (s // BLOCK * BLOCK for s in plane.shape)
+    t = plane[:h, :w].reshape(h // BLOCK, BLOCK, w // BLOCK, BLOCK).swapaxes(1, 2)
+    return t.reshape(-1, BLOCK, BLOCK)
+
+
+def flat_mask(noisy_hu: np.ndarray) -> np.ndarray:
+    """Which BLOCK² tiles of the noisy slice are flat soft tissue (see the module text)."""
+    tiles = _blocks(noisy_hu)
+    mean = tiles.mean((1, 2))
+    soft = (mean >= SOFT[0]) & (mean <= SOFT[1])
+    soft &= (tiles.min((1, 2)) >= LIMITS[0]) & (tiles.max((1, 2)) <= LIMITS[1])
+    if soft.sum() < 4:
+        return soft
+    std = _detrended_std(tiles[soft])
+    keep = np.zeros_like(soft)
+    keep[np.flatnonzero(soft)[std <= FLAT * np.median(std)]] = True
+    return keep
+
+
+def figures(noisy_hu: np.ndarray, out_hu: np.ndarray) -> dict[str, float]:
+    """Flat-region noise std before/after (HU), their ratio, and the mean HU shift there."""
+    mask = flat_mask(noisy_hu)
+    if mask.sum() < 4:
+        return {"flat_blocks": int(mask.sum())}
+    before = _blocks(noisy_hu)[mask]
+    after = _blocks(out_hu)[mask]
+    s0, s1 = float(np.median(_detrended_std(before))), float(np.median(_detrended_std(after)))
+    return {
+        "flat_blocks": int(mask.sum()),
+        "std_before_hu": s0,
+        "std_after_hu": s1,
+        "std_ratio": s0 / max(s1, 1e-6),
+        "mean_shift_hu": float((after - before).mean()),
+    }
+
+
+def held_out_ct(every: int) -> list:
+    """Every `every`-th held-out slice file of the CT series in med-test."""
+    from medenoise.data.medical_sets import items
+
+    cts = [it for it in items("med-test") if it.entry.startswith("ct-")]
+    return [Path(it.identity) for it in cts[::every]]
+
+
+def denoiser_for(spec: str):
+    """The named model, wrapped in pixel-shuffle with the measured stride for `name:pd`."""
+    from medenoise.api import load_model
+    from medenoise.correlated import PixelShuffleDenoiser
+
+    name, _, pd = spec.partition(":")
+    den = load_model(name)
+    return PixelShuffleDenoiser(den, None) if pd == "pd" else den
+
+
+def _noise_for(spec: str, profile) -> str | None:
+    """`bm3d` at the measured noise std (what `inspect` advises for correlated noise; its own
+    wavelet estimate would see only the fine-grained part); None for every other model."""
+    if spec != "bm3d":
+        return None
+    return f"gaussian:{profile.extra.get('noise_std', profile.sigma) * 255:.4g}"
+
+
+def score(spec: str, files: list[Path]) -> list[dict]:
+    """One row per slice: the no-reference figures and the guard's result for model `spec`."""
+    from medenoise.data.io import read
+    from medenoise.guard import checks
+    from medenoise.guard.session import profile_of
+
+    den, rows = denoiser_for(spec), []
+    for path in files:
+        image = read(path)
+        before = image.array.copy()
+        profile = profile_of(image)
+        t0 = time.perf_counter()
+        out = den.denoise_image(image, _noise_for(spec, profile))
+        sec = time.perf_counter() - t0
+        sc = image.meta.scaling
+        to_hu = lambda a: sc.lo + a[..., 0].astype(np.float64) * (sc.hi - sc.lo)  # noqa: E731
+        info = checks.model_info(den, spec)  # after the run: a pixel-shuffle stride counts
+        guard = checks.check_output(
+            checks.to_profile_scale(before, sc, profile),
+            checks.to_profile_scale(out.array, sc, profile),
+            profile,
+            info,
+        )
+        row = {"file": f"{path.parent.name}/{path.name}", "seconds": round(sec, 2)}
+        row |= figures(to_hu(before), to_hu(out.array))
+        row |= {"flagged": guard.flagged, "findings": guard.findings}
+        row |= {k: guard.figures.get(k) for k in ("energy_ratio", "low_freq_share")}
+        row["edge_correlation"] = guard.figures.get("edge_correlation")
+        rows.append(row)
+        print(spec, row["file"], {k: v for k, v in row.items() if k != "findings"}, flush=True)
+    return rows
+
+
+def summary(rows: list[dict]) -> str:
+    """One line: medians of the figures and how many slices the guard flagged."""
+    med = lambda k: float(np.median([r[k] for r in rows if k in r]))  # noqa: E731
+    flagged = sum(r["flagged"] for r in rows)
+    return (
+        f"std {med('std_before_hu'):.1f} → {med('std_after_hu'):.1f} HU "
+        f"(÷{med('std_ratio'):.2f}), mean shift {med('mean_shift_hu'):+.2f} HU "
+        f"(max |shift| {max(abs(r.get('mean_shift_hu', 0)) for r in rows):.2f}), "
+        f"guard flagged {flagged}/{len(rows)}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", action="append", required=True)
+    parser.add_argument("--every", type=int, default=2)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    files = held_out_ct(args.every)
+    results = {spec: score(spec, files) for spec in args.model}
+    print()
+    for spec, rows in results.items():
+        print(f"| {spec} | {summary(rows)} |")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
