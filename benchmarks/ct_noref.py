@@ -97,6 +97,11 @@ def denoiser_for(spec: str):
     return PixelShuffleDenoiser(den, None) if pd == "pd" else den
 
 
+def _hu(array: np.ndarray, scaling) -> np.ndarray:
+    """The first channel of a working-scale array in the file's own units (HU for CT)."""
+    return scaling.lo + array[..., 0].astype(np.float64) * (scaling.hi - scaling.lo)
+
+
 def _noise_for(spec: str, profile) -> str | None:
     """`bm3d` at the measured noise std (what `inspect` advises for correlated noise; its own
     wavelet estimate would see only the fine-grained part); None for every other model."""
@@ -120,7 +125,6 @@ def score(spec: str, files: list[Path]) -> list[dict]:
         out = den.denoise_image(image, _noise_for(spec, profile))
         sec = time.perf_counter() - t0
         sc = image.meta.scaling
-        to_hu = lambda a: sc.lo + a[..., 0].astype(np.float64) * (sc.hi - sc.lo)  # noqa: E731
         info = checks.model_info(den, spec)  # after the run: a pixel-shuffle stride counts
         guard = checks.check_output(
             checks.to_profile_scale(before, sc, profile),
@@ -129,7 +133,7 @@ def score(spec: str, files: list[Path]) -> list[dict]:
             info,
         )
         row = {"file": f"{path.parent.name}/{path.name}", "seconds": round(sec, 2)}
-        row |= figures(to_hu(before), to_hu(out.array))
+        row |= figures(_hu(before, sc), _hu(out.array, sc))
         row |= {"flagged": guard.flagged, "findings": guard.findings}
         row |= {k: guard.figures.get(k) for k in ("energy_ratio", "low_freq_share")}
         row["edge_correlation"] = guard.figures.get("edge_correlation")
