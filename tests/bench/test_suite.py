@@ -4,7 +4,9 @@ targets follow the rows, and the whole suite runs end to end on a tiny student."
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -40,6 +42,21 @@ def test_each_child_reports_its_own_peak_memory_and_a_timeout_stops_it():
     assert slow["timed_out"] and slow["wall_s"] < 30
     failed = _isolated_run_child("raise SystemExit(3)", timeout=60)
     assert failed["rc"] == 3
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
+def test_a_small_child_of_a_large_parent_reports_its_own_peak():
+    # Linux carries the parent's memory high-water mark into an exec'ed child's ru_maxrss;
+    # the child's own peak must not include the 400 MiB the parent holds
+    call = (
+        "import json, sys, numpy as np; from medenoise.bench.child import run_child; "
+        "a = np.ones(400 * 2**20 // 8); a += 1; "
+        f"print(json.dumps(run_child([sys.executable, '-c', {ALLOC.format(n=20, s=0.3)!r}], "
+        "timeout=120)))"
+    )
+    done = subprocess.run([sys.executable, "-c", call], capture_output=True, text=True, check=True)
+    small = json.loads(done.stdout.strip().splitlines()[-1])
+    assert small["rc"] == 0 and 20 < small["peak_mib"] < 200
 
 
 def test_labels_name_zoo_models_files_and_model_folders():
