@@ -110,3 +110,14 @@ def test_api_reexports_the_moved_names():
     assert api.pad_reflect is padding.pad_reflect and api.padded_size is padding.padded_size
     with pytest.raises(AttributeError):
         api.OnnxDenoiser  # noqa: B018 (the subclass is gone: the backend is a runner now)
+
+
+def test_checking_for_onnx_runtime_does_not_import_the_exporter():
+    # onnxscript (the exporter, seconds to import) is only looked up: a cached export runs
+    # in ONNX Runtime without it
+    code = (
+        "import json, sys; from medenoise.inference.onnx import onnx_available; "
+        "print(json.dumps([onnx_available(), 'onnxscript' in sys.modules]))"
+    )
+    available, imported = probe(code)
+    assert available is True and imported is False
