@@ -42,10 +42,10 @@ def _detrended_std(blocks: np.ndarray) -> np.ndarray:
 
 
 def _blocks(plane: np.ndarray) -> np.ndarray:
-    """Non-overlapping BLOCK² tiles of an (H, W) plane, (N, B, B)."""
-    h, w = (s // BLOCK * BLOCK for s in plane.shape)
-    t = plane[:h, :w].reshape(h // BLOCK, BLOCK, w // BLOCK, BLOCK).swapaxes(1, 2)
-    return t.reshape(-1, BLOCK, BLOCK)
+    """Non-overlapping BLOCK² tiles of an (H, W) plane, (N, B, B): the inspector's cut."""
+    from medenoise.inspection.estimate import cut_blocks
+
+    return cut_blocks(plane, BLOCK)
 
 
 def flat_mask(noisy_hu: np.ndarray) -> np.ndarray:

@@ -18,13 +18,13 @@ from medenoise.bench.tables import suite_markdown
 ALLOC = "import numpy as np, time; a = np.ones({n} * 2**20 // 8); a += 1; time.sleep({s})"
 
 
-def _isolated_run_child(code: str, timeout: float) -> dict:
-    """run_child called from a fresh interpreter: a test worker that other tests' children
-    or signal handlers have touched must not reap or skew the child being measured."""
-    import subprocess
-
+def _isolated_run_child(code: str, timeout: float, parent_mib: int = 0) -> dict:
+    """run_child called from a fresh interpreter (holding `parent_mib` MiB of its own): a test
+    worker that other tests' children or signal handlers have touched must not reap or skew
+    the child being measured."""
     call = (
-        "import json, sys; from medenoise.bench.child import run_child; "
+        "import json, sys, numpy as np; from medenoise.bench.child import run_child; "
+        f"a = np.ones({parent_mib} * 2**20 // 8); a += 1; "
         f"print(json.dumps(run_child([sys.executable, '-c', {code!r}], timeout={timeout})))"
     )
     done = subprocess.run([sys.executable, "-c", call], capture_output=True, text=True, check=True)
@@ -48,14 +48,7 @@ def test_each_child_reports_its_own_peak_memory_and_a_timeout_stops_it():
 def test_a_small_child_of_a_large_parent_reports_its_own_peak():
     # Linux carries the parent's memory high-water mark into an exec'ed child's ru_maxrss;
     # the child's own peak must not include the 400 MiB the parent holds
-    call = (
-        "import json, sys, numpy as np; from medenoise.bench.child import run_child; "
-        "a = np.ones(400 * 2**20 // 8); a += 1; "
-        f"print(json.dumps(run_child([sys.executable, '-c', {ALLOC.format(n=20, s=0.3)!r}], "
-        "timeout=120)))"
-    )
-    done = subprocess.run([sys.executable, "-c", call], capture_output=True, text=True, check=True)
-    small = json.loads(done.stdout.strip().splitlines()[-1])
+    small = _isolated_run_child(ALLOC.format(n=20, s=0.3), timeout=120, parent_mib=400)
     assert small["rc"] == 0 and 20 < small["peak_mib"] < 200
 
 

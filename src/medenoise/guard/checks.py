@@ -266,11 +266,11 @@ def _check_correlation(profile: NoiseProfile, model: ModelInfo | None, result: G
     if model is None or not model.blind_spot:
         return
     if model.stride > 1:  # on stride-k sub-images the model's neighbours are k pixels apart
-        if _lag_correlation(profile, model.stride) < CORRELATION_LIMIT:
+        at_stride = _lag_correlation(profile, model.stride)
+        if at_stride < CORRELATION_LIMIT:
             return
-        lag1 = _lag_correlation(profile, model.stride)
         result.findings.append(
-            f"the noise is still correlated {model.stride} pixels apart ({lag1:.2f}), the "
+            f"the noise is still correlated {model.stride} pixels apart ({at_stride:.2f}), the "
             f"stride the blind-spot model ({model.method}) ran at: it cannot tell it from detail"
         )
         result.advice.append(f"--pd {model.stride + 1}")
