@@ -10,6 +10,7 @@ from medenoise.api import load_model
 from medenoise.errors import UserError
 from medenoise.eval.metrics import psnr
 from medenoise.inference.options import InferenceOptions
+from medenoise.methods.baselines import poisson_gaussian
 from medenoise.methods.classical import bm3d_denoise
 from tiny_models import make_tiny_model
 
@@ -58,7 +59,10 @@ def test_vst_bm3d_beats_bm3d_on_poisson_noise(clean):
     pg = psnr(load_model("vst-bm3d").denoise(y, noise=f"pg:a={1 / LAM},b=0"), clean)
     print(f"noisy {psnr(y, clean):.2f}, vst-bm3d {vst:.2f}, pg spec {pg:.2f}, bm3d {plain:.2f}")
     assert vst > plain + 0.5
-    assert abs(pg - vst) < 1e-6  # poisson:λ is pg with a = 1/λ, b = 0
+    # poisson:λ is pg with a = 1/λ, b = 0: the same GAT parameters exactly; the outputs agree
+    # to BM3D's own run-to-run spread (with several threads it is not bitwise repeatable)
+    assert poisson_gaussian(y, f"poisson:{LAM:g}") == poisson_gaussian(y, f"pg:a={1 / LAM},b=0")
+    assert abs(pg - vst) < 1e-3
 
 
 def test_baselines_take_any_channel_count_and_stacks():
