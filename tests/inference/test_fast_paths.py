@@ -54,6 +54,24 @@ def test_onnxruntime_matches_eager(cfg, tmp_path, one_thread):
     )
 
 
+def test_onnx_memory_arena_only_for_small_passes(tmp_path, monkeypatch, one_thread):
+    """Small passes run in the arena session (faster), larger ones in the session without an
+    arena (bounded peak memory); both give the same output."""
+    from medenoise.inference import onnx as onnx_mod
+
+    module = _module(CONFIGS[3])
+    runner = onnx_mod.OnnxRunner(module, onnx_path=tmp_path / "m.onnx")
+    x = torch.rand(1, 1, 64, 96)
+    small = runner.run(x, None)
+    assert set(runner.sessions) == {True}
+    monkeypatch.setattr(onnx_mod, "ARENA_MAX_PIXELS", 64 * 64)  # now the same pass is large
+    large = runner.run(x, None)
+    assert set(runner.sessions) == {True, False}
+    assert runner.sessions[False].get_session_options().enable_cpu_mem_arena is False
+    assert runner.sessions[True].get_session_options().enable_cpu_mem_arena is True
+    assert torch.equal(small, large)
+
+
 def test_onnx_export_is_cached_by_content(tmp_path, monkeypatch, one_thread):
     from medenoise.inference.onnx import model_digest
 
