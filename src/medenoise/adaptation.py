@@ -44,10 +44,15 @@ def load_adaptable(model: str, trust_pickle: bool = False):
 
 def adapt_config(module, model: str, steps: int, *, noise, value_range, lr, seed, options):
     """The adaptation run's TrainConfig: 4×64² noisy patches, no warm-up, a half-run ramp-down."""
-    # `noise`: the data's level for a model that takes a known one (its training level otherwise)
+    # `noise`: the data's level for a model that takes a known one (its training level
+    # otherwise, also for `measured`: the planes' levels differ, and one run trains at one)
     from medenoise.config import TrainConfig, validated
     from medenoise.devices import parse_device
+    from medenoise.inference.measured_level import MEASURED
     from medenoise.noise.spec import parse_noise_spec
+
+    if noise == MEASURED:
+        noise = None
 
     if steps < 1:
         raise UserError(f"--adapt {steps}: give a number of steps, at least 1")

@@ -91,7 +91,8 @@ KnownNoise = Annotated[
     typer.Option(
         "--noise",
         help="Noise level of the inputs, e.g. gaussian:25, for models trained with a known "
-        "level and for baselines (estimated per image when omitted).",
+        "level and for baselines (estimated per image when omitted); `measured`: each "
+        "image's own level, measured on it (SSDN with a known or learned global level).",
         rich_help_panel=MODEL,
     ),
 ]

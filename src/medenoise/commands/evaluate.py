@@ -89,7 +89,8 @@ Assume = Annotated[
     str | None,
     typer.Option(
         help="Noise level given to known-level models and baselines on real noise "
-        "(default: the model's training level; baselines estimate it).",
+        "(default: the model's training level; baselines estimate it); `measured`: each "
+        "image's own level, measured on it, for SSDN with a known or learned global level.",
         rich_help_panel=MODEL,
     ),
 ]
@@ -325,9 +326,11 @@ def _adapted(name: str, den, samples: list, steps: int, lr: float, noise: str | 
     """The denoiser fine-tuned on the samples' noisy planes; a level range is not one
     level, so a known-level model then adapts at its own."""
     from medenoise.adaptation import adapt
+    from medenoise.inference.measured_level import MEASURED
     from medenoise.noise.spec import parse_noise_spec
 
-    level = noise if noise and parse_noise_spec(noise).is_fixed else None
+    measured = noise == MEASURED  # adapts at one level: the model's own
+    level = noise if noise and not measured and parse_noise_spec(noise).is_fixed else None
     noisy = [s.noisy for s in samples]
     return adapt(
         name, noisy, steps, noise=level, lr=lr, device=options.device,

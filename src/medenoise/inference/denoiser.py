@@ -30,6 +30,7 @@ from medenoise.data.tiling import (
     tiled_apply,
 )
 from medenoise.errors import UserError
+from medenoise.inference.measured_level import MEASURED, denoise_at_measured_levels
 from medenoise.inference.options import InferenceOptions, Precision
 from medenoise.inference.padding import pad_reflect, padded_size
 from medenoise.inference.runners import make_runner, to_device
@@ -169,7 +170,10 @@ class Denoiser(ArrayDenoiser):
 
     @torch.inference_mode()
     def denoise_planes(self, planes: np.ndarray, noise: str | None = None) -> np.ndarray:
-        """Denoise float32 planes (S, H, W, C) in [0, 1]; returns the same shape."""
+        """Denoise float32 planes (S, H, W, C) in [0, 1]; returns the same shape. `noise`:
+        the level for known-level models, or `measured` (each plane at its own level)."""
+        if noise == MEASURED:
+            return denoise_at_measured_levels(self, planes)
         c = self.config.channels
         if planes.shape[-1] != c:
             raise UserError(
@@ -292,7 +296,9 @@ class ClassicalDenoiser(ArrayDenoiser):
         self.config = BaselineConfig(method=name)
 
     def denoise_planes(self, planes: np.ndarray, noise: str | None = None) -> np.ndarray:
-        """Denoise float32 planes (S, H, W, C) in [0, 1] one by one; returns the same shape."""
+        """Denoise float32 planes (S, H, W, C) in [0, 1] one by one; returns the same shape.
+        `measured` is what a baseline does without a level: estimate it on each plane."""
+        noise = None if noise == MEASURED else noise
         out = np.empty(planes.shape, dtype=np.float32)
         for i, plane in enumerate(planes):
             out[i] = self.run(np.asarray(plane, dtype=np.float32), noise)

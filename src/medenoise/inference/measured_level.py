@@ -1,0 +1,107 @@
+"""`--noise measured`: each image denoised at the noise level measured on that image.
+
+Why: a model trained at one level (known) or that learned one global level meets data whose
+level changes from image to image: on twelve real widefield planes (W2S) the Poisson gain a
+spans 8×, and one level either leaves noise in the noisiest planes or smooths the cleanest.
+The inspector's fit on the image itself (σ for Gaussian, variance = a·x + b for Poisson and
+Poisson-Gaussian) gives that image's level, and SSDN's posterior mean takes it in place of
+the trained one. Only the level changes: the network (the prior) stays the one trained. A
+plane whose fit does not hold keeps the model's own level.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+import numpy as np
+
+from medenoise.errors import UserError
+
+MEASURED = "measured"
+"""The `--noise` value that asks for it."""
+
+log = logging.getLogger(__name__)
+
+
+def measured_spec(kind: str, plane: np.ndarray) -> str | None:
+    """The noise spec of `kind` measured on one (H, W, C) plane in [0, 1], or None when the
+    inspector's fit does not hold there."""
+    from medenoise.adaptation_level import plane_level
+
+    level = plane_level(kind, plane)
+    if level is None:
+        return None
+    if kind == "gaussian":
+        return f"gaussian:{_plain(level[0] * 255)}"
+    if kind == "poisson":
+        return f"poisson:{_plain(1.0 / level[0])}"
+    if kind == "pg":
+        return f"pg:a={_plain(level[0])},b={_plain(level[1])}"
+    return None
+
+
+def _plain(value: float) -> str:
+    """`value` in positional notation (a spec reads `-` as a range, so no 1e-05)."""
+    return f"{value:.10f}".rstrip("0").rstrip(".") or "0"
+
+
+def check_measurable(denoiser) -> None:
+    """Refuse models that cannot take a level from outside: per-image estimators (they
+    measure their own), μ-only models and non-SSDN methods (no noise model in the output)."""
+    module = denoiser.module
+    noise_param = getattr(module, "noise_param", None)
+    learned_global = noise_param is not None and noise_param.mode == "global"
+    takes = denoiser.takes_known_level or (learned_global and not getattr(module, "mu_only", 0))
+    if not takes:
+        raise UserError(
+            f"--noise {MEASURED} needs a model whose posterior takes a noise level (SSDN, "
+            "known or learned global level); this one takes none or estimates its own",
+            denoiser.source,
+        )
+
+
+def denoise_at_measured_levels(denoiser, planes: np.ndarray) -> np.ndarray:
+    """Denoise (S, H, W, C) planes one by one, each at its own measured level."""
+    check_measurable(denoiser)
+    kind = denoiser.module.noise.kind
+    out = np.empty(planes.shape, dtype=np.float32)
+    for i, plane in enumerate(planes):
+        spec = measured_spec(kind, plane)
+        log.info("plane %d: level %s", i, spec or "not measurable, the model's own")
+        if denoiser.takes_known_level:
+            out[i] = denoiser.denoise_planes(plane[None], spec)[0]
+            continue
+        with _global_level_at(denoiser, spec):
+            out[i] = denoiser.denoise_planes(plane[None])[0]
+    return out
+
+
+@contextlib.contextmanager
+def _global_level_at(denoiser, spec: str | None):
+    """While active, a learned-global-level model runs at `spec`'s level on eager PyTorch
+    (an ONNX export has the learned level built in); restored afterwards, bit for bit."""
+    import torch
+
+    from medenoise.adaptation_level import start_at_level
+    from medenoise.inference.runners import TorchRunner
+    from medenoise.noise import make_noise_model
+
+    if spec is None:
+        yield
+        return
+    module, runner = denoiser.module, denoiser.runner
+    theta = module.noise_param.theta.detach().clone()
+    target = tuple(float(v) for v in make_noise_model(spec).fixed_params(1)[0])
+    try:
+        with torch.inference_mode(False), torch.enable_grad():  # the level is solved for
+            reached = start_at_level(module, target)
+        if reached is None:
+            log.info("level %s is out of the model's reach: its own level is used", spec)
+        if not isinstance(runner, TorchRunner):
+            denoiser.runner = TorchRunner(module, denoiser.device, denoiser.precision)
+        yield
+    finally:
+        denoiser.runner = runner
+        with torch.no_grad():
+            module.noise_param.theta.copy_(theta)

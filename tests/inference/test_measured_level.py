@@ -1,0 +1,119 @@
+"""`--noise measured`: each plane denoised at the level the inspector measures on it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from medenoise.config import ModelConfig
+from medenoise.errors import UserError
+from medenoise.inference.denoiser import ClassicalDenoiser, Denoiser
+from medenoise.inference.measured_level import MEASURED, measured_spec
+from medenoise.inference.options import InferenceOptions
+from medenoise.methods import build_method
+from medenoise.noise.spec import parse_noise_spec
+
+
+def _scene(size: int = 128) -> np.ndarray:
+    """A smooth test scene in [0.1, 0.9] (flat enough for the inspector's blocks)."""
+    y, x = np.mgrid[0:size, 0:size] / size
+    return (0.5 + 0.4 * np.sin(3 * x) * np.cos(2 * y)).astype(np.float32)
+
+
+def _module(cfg: ModelConfig):
+    torch.manual_seed(0)
+    module = build_method(cfg).eval()
+    with torch.no_grad():  # non-trivial weights everywhere (the estimator starts at zero)
+        for p in module.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    return module
+
+
+def test_measured_spec_finds_the_synthesised_levels():
+    rng = np.random.default_rng(0)
+    clean = _scene(256)
+    gauss = clean + rng.normal(0, 20 / 255, clean.shape).astype(np.float32)
+    sigma = float(measured_spec("gaussian", gauss[..., None]).split(":")[1])
+    assert sigma == pytest.approx(20, rel=0.1)
+    a, b = 0.02, 0.0004
+    pg = clean + rng.normal(0, 1, clean.shape) * np.sqrt(a * clean + b)
+    spec = parse_noise_spec(measured_spec("pg", pg.astype(np.float32)[..., None]))
+    assert spec.ranges["a"][0] == pytest.approx(a, rel=0.25)
+    assert spec.kind == "pg"
+    poisson = parse_noise_spec(measured_spec("poisson", pg.astype(np.float32)[..., None]))
+    assert 1 / poisson.ranges["lam"][0] == pytest.approx(a, rel=0.25)
+
+
+def test_known_level_model_runs_each_plane_at_its_level(one_thread):
+    module = _module(ModelConfig(method="ssdn", noise="gaussian:25", width=8))
+    den = Denoiser(module, "m")
+    rng = np.random.default_rng(1)
+    planes = np.stack([_scene() + rng.normal(0, s / 255, (128, 128)) for s in (8, 40)])
+    planes = planes.astype(np.float32)[..., None]
+    out = den.denoise_planes(planes, MEASURED)
+    for i in range(2):
+        spec = measured_spec("gaussian", planes[i])
+        np.testing.assert_array_equal(out[i], den.denoise_planes(planes[i : i + 1], spec)[0])
+    assert not np.allclose(out[0], den.denoise_planes(planes[:1])[0], atol=1e-4)
+
+
+def test_global_level_model_takes_the_measured_level_and_gets_its_own_back(one_thread):
+    from medenoise.adaptation_level import start_at_level
+
+    module = _module(ModelConfig(method="ssdn", noise="pg", noise_param="global", width=8))
+    theta = module.noise_param.theta.detach().clone()
+    den = Denoiser(module, "m")
+    rng = np.random.default_rng(2)
+    clean = _scene(256)
+    noisy = clean + rng.normal(0, 1, clean.shape) * np.sqrt(0.02 * clean + 0.0004)
+    planes = noisy.astype(np.float32)[None, ..., None]
+    own = den.denoise_planes(planes)
+    out = den.denoise_planes(planes, MEASURED)
+    assert torch.equal(module.noise_param.theta, theta)  # restored bit for bit
+    spec = parse_noise_spec(measured_spec("pg", planes[0]))
+    start_at_level(module, (spec.ranges["a"][0], spec.ranges["b"][0]))
+    np.testing.assert_allclose(out, den.denoise_planes(planes), atol=1e-6)
+    assert np.abs(out - own).max() > 1e-3  # the level changed the output
+
+
+def test_global_level_model_on_onnx_runs_the_measured_level_eagerly(tmp_path, one_thread):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    from medenoise.inference.onnx import OnnxRunner
+
+    module = _module(ModelConfig(method="ssdn", noise="pg", noise_param="global", width=8))
+    rng = np.random.default_rng(3)
+    clean = _scene(256)
+    noisy = clean + rng.normal(0, 1, clean.shape) * np.sqrt(0.02 * clean + 0.0004)
+    planes = noisy.astype(np.float32)[None, ..., None]
+    assert measured_spec("pg", planes[0]) is not None
+    eager = Denoiser(module, "m").denoise_planes(planes, MEASURED)
+    runner = OnnxRunner(module, onnx_path=tmp_path / "m.onnx")
+    onnx = Denoiser(module, "m", InferenceOptions(backend="onnx"), runner=runner)
+    np.testing.assert_allclose(onnx.denoise_planes(planes, MEASURED), eager, atol=1e-5)
+    assert onnx.runner is runner  # the ONNX runner is back for ordinary calls
+
+
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        ModelConfig(method="ssdn", noise="gaussian:5-50", noise_param="per-image", width=8),
+        ModelConfig(method="n2c", noise="gaussian:25", width=8),
+    ],
+    ids=["per-image", "n2c"],
+)
+def test_models_that_take_no_level_refuse(cfg, one_thread):
+    den = Denoiser(_module(cfg), "model.safetensors")
+    with pytest.raises(UserError, match="measured needs a model"):
+        den.denoise_planes(np.full((1, 64, 64, 1), 0.5, np.float32), MEASURED)
+
+
+def test_baselines_treat_measured_as_their_own_estimate():
+    rng = np.random.default_rng(4)
+    plane = (_scene(64) + rng.normal(0, 0.05, (64, 64))).astype(np.float32)[None, ..., None]
+    den = ClassicalDenoiser("bm3d")
+    # BM3D with several threads is not bitwise repeatable (differences of ~4e-7)
+    np.testing.assert_allclose(
+        den.denoise_planes(plane, MEASURED), den.denoise_planes(plane), atol=1e-5
+    )
