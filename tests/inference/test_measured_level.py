@@ -95,18 +95,17 @@ def test_global_level_model_on_onnx_runs_the_measured_level_eagerly(tmp_path, on
     assert onnx.runner is runner  # the ONNX runner is back for ordinary calls
 
 
-@pytest.mark.parametrize(
-    "cfg",
-    [
-        ModelConfig(method="ssdn", noise="gaussian:5-50", noise_param="per-image", width=8),
-        ModelConfig(method="n2c", noise="gaussian:25", width=8),
-    ],
-    ids=["per-image", "n2c"],
-)
-def test_models_that_take_no_level_refuse(cfg, one_thread):
-    den = Denoiser(_module(cfg), "model.safetensors")
+def test_models_without_a_noise_model_refuse(one_thread):
+    den = Denoiser(_module(ModelConfig(method="n2c", noise="gaussian:25", width=8)), "m.st")
     with pytest.raises(UserError, match="measured needs a model"):
         den.denoise_planes(np.full((1, 64, 64, 1), 0.5, np.float32), MEASURED)
+
+
+def test_per_image_level_models_keep_their_own_estimate(one_thread):
+    cfg = ModelConfig(method="ssdn", noise="gaussian:5-50", noise_param="per-image", width=8)
+    den = Denoiser(_module(cfg), "m")
+    plane = np.random.default_rng(5).random((1, 64, 64, 1), dtype=np.float32)
+    np.testing.assert_array_equal(den.denoise_planes(plane, MEASURED), den.denoise_planes(plane))
 
 
 def test_baselines_treat_measured_as_their_own_estimate():
@@ -117,3 +116,24 @@ def test_baselines_treat_measured_as_their_own_estimate():
     np.testing.assert_allclose(
         den.denoise_planes(plane, MEASURED), den.denoise_planes(plane), atol=1e-5
     )
+
+
+def test_without_model_measured_means_the_verdicts_level(capsys):
+    """No --model: the verdict already picks a model and a level measured on the image."""
+    from medenoise.data.io import from_array
+    from medenoise.guard import session
+
+    rng = np.random.default_rng(6)
+    arr = np.clip(_scene(256) + rng.normal(0, 20 / 255, (256, 256)), 0, 1)
+    image = from_array((arr * 255 + 0.5).astype(np.uint8))
+    seen = []
+
+    class Stub:
+        def denoise_image(self, image, noise=None):
+            seen.append(noise)
+            return image
+
+    chooser = session.ChoosingDenoiser(lambda name: Stub(), MEASURED)
+    chooser.choose(session.profile_of(image), "x.png")
+    chooser.denoise_image(image, MEASURED)
+    assert seen == [chooser.spec] and MEASURED not in seen

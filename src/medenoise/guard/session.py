@@ -15,6 +15,7 @@ import typer
 
 from medenoise.errors import UserError
 from medenoise.guard import checks
+from medenoise.inference.measured_level import MEASURED
 from medenoise.inspection.profile import NoiseProfile, Verdict
 
 
@@ -154,7 +155,9 @@ class ChoosingDenoiser:
 
     def __init__(self, load, noise: str | None = None):
         self.load = load  # model name -> denoiser
-        self.noise = noise  # a --noise the user gave wins over the verdict's
+        # a --noise the user gave wins over the verdict's; `measured` is what the verdict
+        # gives anyway (the level measured on each image, for the model it picks)
+        self.noise = None if noise == MEASURED else noise
         self.models: dict[str, Any] = {}
         self.current = None
         self.spec: str | None = None
@@ -188,7 +191,7 @@ class ChoosingDenoiser:
         """Denoise with the model `choose` selected for this image."""
         if self.current is None:
             raise UserError("no model chosen for this image", image.meta.source)
-        return self.current.denoise_image(image, noise or self.spec)
+        return self.current.denoise_image(image, self.noise or self.spec)
 
 
 @dataclass(frozen=True)

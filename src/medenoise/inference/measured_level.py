@@ -47,8 +47,8 @@ def _plain(value: float) -> str:
 
 
 def check_measurable(denoiser) -> None:
-    """Refuse models that cannot take a level from outside: per-image estimators (they
-    measure their own), μ-only models and non-SSDN methods (no noise model in the output)."""
+    """Refuse models that cannot take a level from outside: μ-only models and methods with
+    no noise model in their output (N2V, N2N, N2C, students)."""
     module = denoiser.module
     noise_param = getattr(module, "noise_param", None)
     learned_global = noise_param is not None and noise_param.mode == "global"
@@ -56,13 +56,16 @@ def check_measurable(denoiser) -> None:
     if not takes:
         raise UserError(
             f"--noise {MEASURED} needs a model whose posterior takes a noise level (SSDN, "
-            "known or learned global level); this one takes none or estimates its own",
+            "known, learned or per-image level); this one has no noise model in its output",
             denoiser.source,
         )
 
 
 def denoise_at_measured_levels(denoiser, planes: np.ndarray) -> np.ndarray:
-    """Denoise (S, H, W, C) planes one by one, each at its own measured level."""
+    """Denoise (S, H, W, C) planes one by one, each at its own measured level (a model that
+    estimates the level per image already does that itself)."""
+    if denoiser.estimates_level_per_image:
+        return denoiser.denoise_planes(planes)
     check_measurable(denoiser)
     kind = denoiser.module.noise.kind
     out = np.empty(planes.shape, dtype=np.float32)
