@@ -15,3 +15,16 @@ def make_tiny_model(method: str = "ssdn", *, seed: int = 0, **config):
     config.setdefault("width", 8)
     torch.manual_seed(seed)
     return build_method(ModelConfig(method=method, **config)).eval()
+
+
+def perturbed_model(cfg):
+    """The method of ModelConfig `cfg` (seed 0, eval mode) with every weight nudged by seeded
+    noise: non-trivial everywhere (an SSDN's level estimator starts at zero)."""
+    from medenoise.methods import build_method
+
+    torch.manual_seed(0)
+    module = build_method(cfg).eval()
+    with torch.no_grad():
+        for p in module.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    return module

@@ -9,7 +9,7 @@ import torch
 from medenoise.config import ModelConfig
 from medenoise.inference.denoiser import Denoiser
 from medenoise.inference.options import InferenceOptions
-from medenoise.methods import build_method
+from tiny_models import perturbed_model
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
@@ -26,20 +26,11 @@ CONFIGS = [
 ]
 
 
-def _module(cfg: ModelConfig):
-    torch.manual_seed(0)
-    module = build_method(cfg).eval()
-    with torch.no_grad():  # non-trivial weights everywhere (the estimator starts at zero)
-        for p in module.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-    return module
-
-
 @pytest.mark.parametrize("cfg", CONFIGS, ids=lambda c: f"{c.method}-{c.noise_param}-{c.channels}")
 def test_onnxruntime_matches_eager(cfg, tmp_path, one_thread):
     from medenoise.inference.onnx import OnnxRunner
 
-    module = _module(cfg)
+    module = perturbed_model(cfg)
     img = np.random.default_rng(0).random((1, 90, 70, cfg.channels), dtype=np.float32)
     eager = Denoiser(module, "m").denoise_planes(img)
     runner = OnnxRunner(module, onnx_path=tmp_path / "m.onnx")
@@ -59,7 +50,7 @@ def test_onnx_memory_arena_only_for_small_passes(tmp_path, monkeypatch, one_thre
     arena (bounded peak memory); both give the same output."""
     from medenoise.inference import onnx as onnx_mod
 
-    module = _module(CONFIGS[3])
+    module = perturbed_model(CONFIGS[3])
     runner = onnx_mod.OnnxRunner(module, onnx_path=tmp_path / "m.onnx")
     x = torch.rand(1, 1, 64, 96)
     small = runner.run(x, None)
@@ -76,7 +67,7 @@ def test_onnx_export_is_cached_by_content(tmp_path, monkeypatch, one_thread):
     from medenoise.inference.onnx import model_digest
 
     monkeypatch.setenv("MEDENOISE_CACHE", str(tmp_path))
-    module = _module(CONFIGS[0])
+    module = perturbed_model(CONFIGS[0])
     onnx = InferenceOptions(backend="onnx")
     first = Denoiser(module, "m", onnx).runner
     assert first.onnx_path.parent == tmp_path / "onnx"
@@ -92,7 +83,7 @@ def test_per_image_models_are_refused_with_a_clear_error(tmp_path):
     from medenoise.errors import UserError
     from medenoise.inference.onnx import export_onnx
 
-    module = _module(
+    module = perturbed_model(
         ModelConfig(method="ssdn", noise="gaussian:5-50", noise_param="per-image", width=8)
     )
     with pytest.raises(UserError, match="per-image"):
@@ -101,7 +92,7 @@ def test_per_image_models_are_refused_with_a_clear_error(tmp_path):
 
 
 def test_channels_last_matches_contiguous(one_thread):
-    module = _module(CONFIGS[0])
+    module = perturbed_model(CONFIGS[0])
     x = torch.rand(2, 1, 64, 64)
     params = module.noise.fixed_params(2)
     with torch.inference_mode():
@@ -112,7 +103,7 @@ def test_channels_last_matches_contiguous(one_thread):
 
 
 def test_bf16_autocast_is_close_and_keeps_float32_output(one_thread):
-    module = _module(CONFIGS[0])
+    module = perturbed_model(CONFIGS[0])
     img = np.random.default_rng(0).random((1, 64, 64, 1), dtype=np.float32)
     ref = Denoiser(module, "m").denoise_planes(img)
     bf16 = Denoiser(module, "m", InferenceOptions(precision="bf16")).denoise_planes(img)
@@ -126,4 +117,4 @@ def test_unknown_precision_is_refused():
     from medenoise.errors import UserError
 
     with pytest.raises(UserError, match="precision"):
-        Denoiser(_module(CONFIGS[0]), "m", InferenceOptions(precision="fp8"))
+        Denoiser(perturbed_model(CONFIGS[0]), "m", InferenceOptions(precision="fp8"))

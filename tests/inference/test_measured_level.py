@@ -11,23 +11,14 @@ from medenoise.errors import UserError
 from medenoise.inference.denoiser import ClassicalDenoiser, Denoiser
 from medenoise.inference.measured_level import MEASURED, measured_spec
 from medenoise.inference.options import InferenceOptions
-from medenoise.methods import build_method
 from medenoise.noise.spec import parse_noise_spec
+from tiny_models import perturbed_model
 
 
 def _scene(size: int = 128) -> np.ndarray:
     """A smooth test scene in [0.1, 0.9] (flat enough for the inspector's blocks)."""
     y, x = np.mgrid[0:size, 0:size] / size
     return (0.5 + 0.4 * np.sin(3 * x) * np.cos(2 * y)).astype(np.float32)
-
-
-def _module(cfg: ModelConfig):
-    torch.manual_seed(0)
-    module = build_method(cfg).eval()
-    with torch.no_grad():  # non-trivial weights everywhere (the estimator starts at zero)
-        for p in module.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-    return module
 
 
 def test_measured_spec_finds_the_synthesised_levels():
@@ -46,7 +37,7 @@ def test_measured_spec_finds_the_synthesised_levels():
 
 
 def test_known_level_model_runs_each_plane_at_its_level(one_thread):
-    module = _module(ModelConfig(method="ssdn", noise="gaussian:25", width=8))
+    module = perturbed_model(ModelConfig(method="ssdn", noise="gaussian:25", width=8))
     den = Denoiser(module, "m")
     rng = np.random.default_rng(1)
     planes = np.stack([_scene() + rng.normal(0, s / 255, (128, 128)) for s in (8, 40)])
@@ -61,7 +52,7 @@ def test_known_level_model_runs_each_plane_at_its_level(one_thread):
 def test_global_level_model_takes_the_measured_level_and_gets_its_own_back(one_thread):
     from medenoise.adaptation_level import start_at_level
 
-    module = _module(ModelConfig(method="ssdn", noise="pg", noise_param="global", width=8))
+    module = perturbed_model(ModelConfig(method="ssdn", noise="pg", noise_param="global", width=8))
     theta = module.noise_param.theta.detach().clone()
     den = Denoiser(module, "m")
     rng = np.random.default_rng(2)
@@ -82,7 +73,7 @@ def test_global_level_model_on_onnx_runs_the_measured_level_eagerly(tmp_path, on
     pytest.importorskip("onnxscript")
     from medenoise.inference.onnx import OnnxRunner
 
-    module = _module(ModelConfig(method="ssdn", noise="pg", noise_param="global", width=8))
+    module = perturbed_model(ModelConfig(method="ssdn", noise="pg", noise_param="global", width=8))
     rng = np.random.default_rng(3)
     clean = _scene(256)
     noisy = clean + rng.normal(0, 1, clean.shape) * np.sqrt(0.02 * clean + 0.0004)
@@ -96,14 +87,14 @@ def test_global_level_model_on_onnx_runs_the_measured_level_eagerly(tmp_path, on
 
 
 def test_models_without_a_noise_model_refuse(one_thread):
-    den = Denoiser(_module(ModelConfig(method="n2c", noise="gaussian:25", width=8)), "m.st")
+    den = Denoiser(perturbed_model(ModelConfig(method="n2c", noise="gaussian:25", width=8)), "m.st")
     with pytest.raises(UserError, match="measured needs a model"):
         den.denoise_planes(np.full((1, 64, 64, 1), 0.5, np.float32), MEASURED)
 
 
 def test_per_image_level_models_keep_their_own_estimate(one_thread):
     cfg = ModelConfig(method="ssdn", noise="gaussian:5-50", noise_param="per-image", width=8)
-    den = Denoiser(_module(cfg), "m")
+    den = Denoiser(perturbed_model(cfg), "m")
     plane = np.random.default_rng(5).random((1, 64, 64, 1), dtype=np.float32)
     np.testing.assert_array_equal(den.denoise_planes(plane, MEASURED), den.denoise_planes(plane))
 
