@@ -191,7 +191,8 @@ class ChoosingDenoiser:
         """Denoise with the model `choose` selected for this image."""
         if self.current is None:
             raise UserError("no model chosen for this image", image.meta.source)
-        return self.current.denoise_image(image, self.noise or self.spec)
+        noise = None if noise == MEASURED else noise
+        return self.current.denoise_image(image, noise or self.spec)
 
 
 @dataclass(frozen=True)
