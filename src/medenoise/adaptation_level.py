@@ -75,7 +75,7 @@ def theta_for(noise, target: tuple[float, ...]):
 def data_levels(module, planes: list[np.ndarray]) -> list | None:
     """Each plane's measured noise parameters (`plane_levels`) for a model whose level is
     learned and global; None for any other model, or when none was measured."""
-    if module.noise_param.mode != "global" or getattr(module, "mu_only", False):
+    if not module.learns_global_level:
         return None
     return plane_levels(module.noise.kind, planes)
 

@@ -13,6 +13,11 @@ class LevelCapabilities:
         return False
 
     @property
+    def learns_global_level(self) -> bool:
+        """True when the posterior uses one level learned in training (SSDN global)."""
+        return False
+
+    @property
     def estimates_level_per_image(self) -> bool:
         """True when the model estimates the noise level from each image (SSDN per-image)."""
         return False

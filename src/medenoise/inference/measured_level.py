@@ -49,11 +49,7 @@ def _plain(value: float) -> str:
 def check_measurable(denoiser) -> None:
     """Refuse models that cannot take a level from outside: μ-only models and methods with
     no noise model in their output (N2V, N2N, N2C, students)."""
-    module = denoiser.module
-    noise_param = getattr(module, "noise_param", None)
-    learned_global = noise_param is not None and noise_param.mode == "global"
-    takes = denoiser.takes_known_level or (learned_global and not getattr(module, "mu_only", 0))
-    if not takes:
+    if not (denoiser.takes_known_level or denoiser.module.learns_global_level):
         raise UserError(
             f"--noise {MEASURED} needs a model whose posterior takes a noise level (SSDN, "
             "known, learned or per-image level); this one has no noise model in its output",
@@ -69,41 +65,47 @@ def denoise_at_measured_levels(denoiser, planes: np.ndarray) -> np.ndarray:
     check_measurable(denoiser)
     kind = denoiser.module.noise.kind
     out = np.empty(planes.shape, dtype=np.float32)
-    for i, plane in enumerate(planes):
-        spec = measured_spec(kind, plane)
-        log.info("plane %d: level %s", i, spec or "not measurable, the model's own")
-        if denoiser.takes_known_level:
-            out[i] = denoiser.denoise_planes(plane[None], spec)[0]
-            continue
-        with _global_level_at(denoiser, spec):
-            out[i] = denoiser.denoise_planes(plane[None])[0]
+    known = denoiser.takes_known_level
+    with contextlib.nullcontext(None) if known else _learned_level_settable(denoiser) as set_to:
+        for i, plane in enumerate(planes):
+            spec = measured_spec(kind, plane)
+            log.info("plane %d: level %s", i, spec or "not measurable, the model's own")
+            if known:
+                out[i] = denoiser.denoise_planes(plane[None], spec)[0]
+            else:
+                set_to(spec)
+                out[i] = denoiser.denoise_planes(plane[None])[0]
     return out
 
 
 @contextlib.contextmanager
-def _global_level_at(denoiser, spec: str | None):
-    """While active, a learned-global-level model runs at `spec`'s level on eager PyTorch
-    (an ONNX export has the learned level built in); restored afterwards, bit for bit."""
+def _learned_level_settable(denoiser):
+    """Yields `set_to(spec)`, which puts a learned-global-level model at `spec`'s level (its
+    own for None). Meanwhile it runs on eager PyTorch (an ONNX export has the learned level
+    built in); afterwards its runner and level come back, the level bit for bit."""
     import torch
 
     from medenoise.adaptation_level import start_at_level
     from medenoise.inference.runners import TorchRunner
     from medenoise.noise import make_noise_model
 
-    if spec is None:
-        yield
-        return
     module, runner = denoiser.module, denoiser.runner
     theta = module.noise_param.theta.detach().clone()
-    target = tuple(float(v) for v in make_noise_model(spec).fixed_params(1)[0])
-    try:
+
+    def set_to(spec: str | None) -> None:
+        with torch.no_grad():
+            module.noise_param.theta.copy_(theta)
+        if spec is None:
+            return
+        target = tuple(float(v) for v in make_noise_model(spec).fixed_params(1)[0])
         with torch.inference_mode(False), torch.enable_grad():  # the level is solved for
-            reached = start_at_level(module, target)
-        if reached is None:
-            log.info("level %s is out of the model's reach: its own level is used", spec)
-        if not isinstance(runner, TorchRunner):
-            denoiser.runner = TorchRunner(module, denoiser.device, denoiser.precision)
-        yield
+            if start_at_level(module, target) is None:
+                log.info("level %s is out of the model's reach: its own level is used", spec)
+
+    if not isinstance(runner, TorchRunner):
+        denoiser.runner = TorchRunner(module, denoiser.device, denoiser.precision)
+    try:
+        yield set_to
     finally:
         denoiser.runner = runner
         with torch.no_grad():

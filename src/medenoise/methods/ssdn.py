@@ -46,6 +46,11 @@ class SSDN(DenoisingMethod):
         return not self.mu_only and self.model_config.noise_param == "known"
 
     @property
+    def learns_global_level(self) -> bool:
+        """The posterior mean uses one level learned with the network."""
+        return not self.mu_only and self.model_config.noise_param == "global"
+
+    @property
     def estimates_level_per_image(self) -> bool:
         """The level comes from the estimator net, one value per image."""
         return not self.mu_only and self.model_config.noise_param == "per-image"
