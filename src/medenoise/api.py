@@ -87,4 +87,9 @@ def load_model(
     if options.ensemble is None:
         options = options.with_(ensemble=ref.default_ensemble)
     overlap = None if options.exact else ref.tile_overlap  # measured on the zoo weights
-    return Denoiser(module, ref.path, options, overlap=overlap)
+    den = Denoiser(module, ref.path, options, overlap=overlap)
+    if ref.kind in ("zoo", "file"):  # the next run of this file can skip PyTorch
+        from medenoise.inference.lean import remember
+
+        remember(den, ref.path)
+    return den

@@ -12,22 +12,35 @@ the pair recovers most of the 8 views' gain: BENCHMARKS.md, "Distilled students"
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
-import torch
+import numpy as np
 
-View = tuple[Callable[[torch.Tensor], torch.Tensor], Callable[[torch.Tensor], torch.Tensor]]
+# Views work on torch tensors and numpy arrays alike (the torch-free ONNX path runs numpy):
+# both are (..., H, W) and the transforms below pick the library by the array's type.
+View = tuple[Callable[[Any], Any], Callable[[Any], Any]]
+
+
+def _mirror(x):
+    """Left-right mirror of the last axis."""
+    return np.flip(x, -1) if isinstance(x, np.ndarray) else x.flip(-1)
+
+
+def _turn(x, k: int):
+    """Rotate the last two axes by k quarter turns."""
+    return np.rot90(x, k, axes=(-2, -1)) if isinstance(x, np.ndarray) else x.rot90(k, (-2, -1))
 
 
 def _rot(k: int, flip: bool) -> View:
     """(forward, inverse) of 'rotate k quarter turns, after a left-right mirror if `flip`'."""
 
-    def forward(x: torch.Tensor) -> torch.Tensor:
-        x = torch.flip(x, dims=(-1,)) if flip else x
-        return torch.rot90(x, k, dims=(-2, -1)) if k else x
+    def forward(x):
+        x = _mirror(x) if flip else x
+        return _turn(x, k) if k else x
 
-    def inverse(y: torch.Tensor) -> torch.Tensor:
-        y = torch.rot90(y, -k, dims=(-2, -1)) if k else y
-        return torch.flip(y, dims=(-1,)) if flip else y
+    def inverse(y):
+        y = _turn(y, -k) if k else y
+        return _mirror(y) if flip else y
 
     return forward, inverse
 
@@ -39,10 +52,11 @@ def ensemble_views(blind_spot: bool, student: bool = False) -> list[View]:
     return [_rot(k, flip) for flip in (False, True) for k in range(4)]
 
 
-def ensembled(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, views: list[View]):
+def ensembled(fn: Callable[[Any], Any], x, views: list[View]):
     """Mean over `views` of inverse(fn(forward(x))), accumulated in float32."""
     total = None
     for forward, inverse in views:
-        y = inverse(fn(forward(x))).float()  # fn lays its input out (runners.to_device)
+        y = inverse(fn(forward(x)))  # fn lays its input out (runners.to_device)
+        y = y.astype(np.float32) if isinstance(y, np.ndarray) else y.float()
         total = y if total is None else total + y
     return total / len(views)

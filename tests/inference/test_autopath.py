@@ -69,7 +69,7 @@ def test_probe_picks_the_fastest_agreeing_candidate(module):
 
 
 def test_candidates_follow_the_options(monkeypatch):
-    monkeypatch.setattr("medenoise.inference.onnx.onnx_available", lambda: True)
+    monkeypatch.setattr("medenoise.inference.ort_session.onnx_available", lambda: True)
     assert autopath.candidates(AUTO)[0] == [EAGER32, EAGER_BF16, ONNX32]
     assert autopath.candidates(AUTO.with_(precision="32"))[0] == [EAGER32, ONNX32]
     assert autopath.candidates(AUTO.with_(backend="torch"))[0] == [EAGER32, EAGER_BF16]
@@ -105,7 +105,7 @@ def test_without_onnxruntime_auto_falls_back_to_eager(module, monkeypatch):
 
 def test_a_failing_onnx_export_falls_back_to_eager(module, monkeypatch, tmp_path):
     monkeypatch.setenv("MEDENOISE_CACHE", str(tmp_path))  # no export left by other tests
-    monkeypatch.setattr("medenoise.inference.onnx.onnx_available", lambda: True)
+    monkeypatch.setattr("medenoise.inference.ort_session.onnx_available", lambda: True)
 
     def broken(*args, **kwargs):
         raise RuntimeError("exporter exploded")

@@ -49,17 +49,18 @@ def test_onnx_memory_arena_only_for_small_passes(tmp_path, monkeypatch, one_thre
     """Small passes run in the arena session (faster), larger ones in the session without an
     arena (bounded peak memory); both give the same output."""
     from medenoise.inference import onnx as onnx_mod
+    from medenoise.inference import ort_session
 
     module = perturbed_model(CONFIGS[3])
     runner = onnx_mod.OnnxRunner(module, onnx_path=tmp_path / "m.onnx")
     x = torch.rand(1, 1, 64, 96)
     small = runner.run(x, None)
-    assert set(runner.sessions) == {True}
-    monkeypatch.setattr(onnx_mod, "ARENA_MAX_PIXELS", 64 * 64)  # now the same pass is large
+    assert set(runner.ort.sessions) == {True}
+    monkeypatch.setattr(ort_session, "ARENA_MAX_PIXELS", 64 * 64)  # now the same pass is large
     large = runner.run(x, None)
-    assert set(runner.sessions) == {True, False}
-    assert runner.sessions[False].get_session_options().enable_cpu_mem_arena is False
-    assert runner.sessions[True].get_session_options().enable_cpu_mem_arena is True
+    assert set(runner.ort.sessions) == {True, False}
+    assert runner.ort.sessions[False].get_session_options().enable_cpu_mem_arena is False
+    assert runner.ort.sessions[True].get_session_options().enable_cpu_mem_arena is True
     assert torch.equal(small, large)
 
 

@@ -116,7 +116,7 @@ def test_checking_for_onnx_runtime_does_not_import_the_exporter():
     # onnxscript (the exporter, seconds to import) is only looked up: a cached export runs
     # in ONNX Runtime without it
     code = (
-        "import json, sys; from medenoise.inference.onnx import onnx_available; "
+        "import json, sys; from medenoise.inference.ort_session import onnx_available; "
         "print(json.dumps([onnx_available(), 'onnxscript' in sys.modules]))"
     )
     available, imported = probe(code)

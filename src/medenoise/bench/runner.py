@@ -86,7 +86,7 @@ def inference_models(
     ssdn = net("ssdn")
     models: list[tuple[str, object]] = [("ssdn", Denoiser(ssdn, "ssdn", options))]
     if onnx and device.type == "cpu":
-        from medenoise.inference.onnx import onnx_available
+        from medenoise.inference.ort_session import onnx_available
 
         if onnx_available():
             onnx_options = InferenceOptions(tile=tile, backend="onnx")  # CPU, float32

@@ -198,7 +198,8 @@ def export(
     need square inputs: pad reflectively), plus `params` (1, P) for known-level SSDN models.
     """
     with user_errors():
-        from medenoise.inference.onnx import cached_export, onnx_available
+        from medenoise.inference.onnx import cached_export
+        from medenoise.inference.ort_session import onnx_available
         from medenoise.inference.resolve import model_path
         from medenoise.modelfile import load_module
 

@@ -71,7 +71,6 @@ def denoise(
     from medenoise.commands.batch import denoise_file, process_files
     from medenoise.data.io.nifti import parse_axis
     from medenoise.inference.options import InferenceOptions
-    from medenoise.inference.threads import using_threads
     from medenoise.planning import plan_jobs
 
     with contextlib.ExitStack() as stack:
@@ -86,15 +85,17 @@ def denoise(
             if model is None and adapt:  # one model to adapt: the first input's verdict picks
                 choice = _choose(jobs, vrange, slice_axis, noise)
                 model, noise = choice.model, choice.noise
-            torch_device = parse_device(device).torch
-            # torch's threads for this run only (in-process callers get theirs back)
-            used = stack.enter_context(using_threads(threads)) if torch_device == "cpu" else None
             options = InferenceOptions(
                 tile=tile, batch=batch, precision=precision, ensemble=ensemble, backend=backend,
-                device=torch_device, exact=exact, threads=used[0] if used else None,
+                device=parse_device(device).torch, exact=exact,
             )  # fmt: skip
+            lean = model is not None and not adapt and pd is None and noise != "measured"
+            denoiser, used, options = _start(model if lean else None, options, stack, threads)
             announce = _announcer(used) if verbose else None
-            if model is None:  # each input's own noise picks its model (inspect's verdict)
+            if denoiser is not None:  # PyTorch stays unloaded (inference/lean.py)
+                if announce is not None:
+                    announce(denoiser)
+            elif model is None:  # each input's own noise picks its model (inspect's verdict)
                 load = _loader(options, trust_pickle, announce)
                 denoiser = session.ChoosingDenoiser(load, noise)
             else:
@@ -152,6 +153,38 @@ def _loader(options, trust_pickle: bool, announce=None):
         return den
 
     return load
+
+
+def _start(model: str | None, options, stack: contextlib.ExitStack, threads: int | None):
+    """(torch-free denoiser of `model` or None, (threads, why) or None, `options` with the
+    threads): on the CPU, the torch-free path (inference/lean.py) when `model` has one; else
+    torch's threads are set for this run only (in-process callers get theirs back)."""
+    from medenoise.inference.threads import choose_threads, using_threads
+
+    if options.device != "cpu":
+        return None, None, options
+    used = choose_threads(threads)
+    options = options.with_(threads=used[0])
+    lean = _lean(model, options, stack, threads) if model is not None else None
+    if lean is None:
+        used = stack.enter_context(using_threads(threads))
+        options = options.with_(threads=used[0])
+    return lean, used, options
+
+
+def _lean(model: str, options, stack: contextlib.ExitStack, threads: int | None):
+    """The torch-free denoiser of `model` (inference/lean.py) or None; what it leaves to the
+    full model loads that with torch's threads set for the rest of the run."""
+    from medenoise.inference.lean import lean_denoiser
+
+    def load_full():
+        from medenoise.api import load_model
+        from medenoise.inference.threads import using_threads
+
+        stack.enter_context(using_threads(threads))
+        return load_model(model, options=options)
+
+    return lean_denoiser(model, options, load_full)
 
 
 def _announcer(threads):

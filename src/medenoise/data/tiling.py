@@ -18,9 +18,12 @@ import math
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # torch is imported where tiles run: choosing a tile size needs none of it
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +65,7 @@ CUDA_TILE_CAP = 2048
 # 1.91 GiB; whole plane (the old choice with free memory): 32 s in `denoise`, 4.5 GiB.
 CPU_TILE_BYTES = 5 * 2**28  # 1.25 GiB: tiles of 800 on the radiograph, ≤ 2 GiB in `denoise`
 
-TileFn = Callable[[torch.Tensor], torch.Tensor]
+TileFn = Callable[["torch.Tensor"], "torch.Tensor"]
 
 
 def overlap_for(blind: bool, depth: int = 5, exact: bool = False) -> int:
@@ -185,6 +188,8 @@ def tiled_apply(
     processed whole, exactly like the untiled run (padded to a (square) multiple of 32).
     `overlap` must be ≥ 2 · receptive-field context + `ramp`; see the module constants.
     """
+    import torch
+
     if plane.ndim != 3:
         raise ValueError(f"expected a (C, H, W) plane, got shape {tuple(plane.shape)}")
     as_numpy = isinstance(plane, np.ndarray)
@@ -207,6 +212,8 @@ def tiled_apply(
 
 def _run(fn, src, as_numpy, tile, overlap, multiple, square, ramp, batch, dev):
     """One tiled pass; output and weight buffers are the plane's size, never the canvas's."""
+    import torch
+
     c, h, w = src.shape
     (th, ys, wys), (tw, xs, wxs) = _geometry(h, w, tile, overlap, ramp, multiple, square)
     out: np.ndarray | torch.Tensor | None = None
@@ -245,11 +252,19 @@ def _run(fn, src, as_numpy, tile, overlap, multiple, square, ramp, batch, dev):
     return out.div_(wsum)
 
 
+def device_type(device: torch.device | str | None) -> str:
+    """'cpu', 'cuda', ... of a device, a device string ('cuda:1') or None (the CPU)."""
+    if device is None:
+        return "cpu"
+    return device.split(":")[0] if isinstance(device, str) else device.type
+
+
 def available_memory(device: torch.device | str | None = None) -> int:
     """Bytes free for tensors on `device`: CUDA free memory, or host MemAvailable (cgroup-aware)."""
-    device = torch.device(device or "cpu")
-    if device.type == "cuda":
-        free, _total = torch.cuda.mem_get_info(device)
+    if device_type(device) == "cuda":
+        import torch
+
+        free, _total = torch.cuda.mem_get_info(torch.device(device))
         return int(free)
     free = None
     try:
@@ -297,9 +312,8 @@ def choose_tile(
     Capped at 2048 on CPU and CUDA: with the blind spot's 640-pixel overlap, bigger tiles
     mean fewer redundant pixels, so fewer network pixels per image.
     """
-    device = torch.device(device or "cpu")
     bpp = bytes_per_pixel or activation_bytes()
-    cap = cap or (CUDA_TILE_CAP if device.type == "cuda" else CPU_TILE_CAP)
+    cap = cap or (CUDA_TILE_CAP if device_type(device) == "cuda" else CPU_TILE_CAP)
     budget = fraction * available_memory(device) / max(1, batch)
     side = int(math.sqrt(max(budget, 0) / bpp)) // multiple * multiple
     floor = round_up(overlap + multiple, multiple)
@@ -311,6 +325,15 @@ def cpu_tile_cap(bytes_per_pixel: int, overlap: int, multiple: int = MULTIPLE) -
     overlap (wide-overlap nets keep tiles where most pixels are not overlap), ≤ `CPU_TILE_CAP`."""
     side = int(math.sqrt(CPU_TILE_BYTES / max(1, bytes_per_pixel))) // multiple * multiple
     return min(CPU_TILE_CAP, max(side, round_up(2 * overlap, multiple)))
+
+
+def network_tile(width: int, channels: int, blind: bool, overlap: int, device=None) -> int:
+    """The tile side for a (blind-spot) U-Net of `width`: the largest that fits in free memory
+    on `device`, and on the CPU also within `CPU_TILE_BYTES` (peak memory bounded whatever the
+    machine). A plane whose padded side is at most this runs whole."""
+    bpp = activation_bytes(width, channels, blind)
+    cap = cpu_tile_cap(bpp, overlap) if device_type(device) == "cpu" else None
+    return choose_tile(device, bytes_per_pixel=bpp, overlap=overlap, batch=1, cap=cap)
 
 
 def best_tile(

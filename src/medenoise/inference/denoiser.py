@@ -13,23 +13,21 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
-from medenoise.capabilities import LevelCapabilities
 from medenoise.data.tiling import (
     PLAIN_OVERLAP,
     activation_bytes,
     available_memory,
     best_tile,
-    choose_tile,
-    cpu_tile_cap,
+    network_tile,
     overlap_for,
     tiled_apply,
 )
 from medenoise.errors import UserError
+from medenoise.inference.base import ArrayDenoiser
 from medenoise.inference.measured_level import MEASURED, denoise_at_measured_levels
 from medenoise.inference.options import InferenceOptions, Precision
 from medenoise.inference.padding import pad_reflect, padded_size
@@ -38,38 +36,6 @@ from medenoise.nets import MULTIPLE
 from medenoise.noise import make_noise_model
 
 DEFAULT_OPTIONS = InferenceOptions()
-
-
-class ArrayDenoiser(LevelCapabilities):
-    """Shared face of every denoiser: `denoise(array)` over the subclass's `denoise_planes`."""
-
-    config: Any
-    source: str
-
-    def denoise_planes(self, planes: np.ndarray, noise: str | None = None) -> np.ndarray:
-        """Denoise float32 planes (S, H, W, C) in [0, 1]; returns the same shape."""
-        raise NotImplementedError
-
-    def denoise(self, array: np.ndarray, noise: str | None = None) -> np.ndarray:
-        """Denoise one image (H, W) or (H, W, C); returns the input's shape and dtype."""
-        from medenoise.data.io import from_array, to_array
-
-        return to_array(self.denoise_image(from_array(np.asarray(array)), noise))
-
-    def denoise_image(self, image, noise: str | None = None):
-        """Denoise an `Image` (one plane, a stack or a volume) in place and return it: the one
-        place that cuts an image into planes and checks its channels against the model."""
-        arr = image.array
-        planes = arr.reshape(-1, *arr.shape[-3:])
-        channels = getattr(self.config, "channels", None)
-        if channels is not None and planes.shape[-1] != channels:
-            raise UserError(
-                f"image has {planes.shape[-1]} channel(s) but the model "
-                f"{Path(self.source).name} expects {channels}; use a "
-                f"{'gray' if channels == 3 else 'colour'} model for this image"
-            )
-        image.array = self.denoise_planes(planes, noise).reshape(arr.shape)
-        return image
 
 
 class Denoiser(ArrayDenoiser):
@@ -155,10 +121,8 @@ class Denoiser(ArrayDenoiser):
         blind = self.module.blind_spot if blind is None else blind
         if self.tile is not None and blind == self.module.blind_spot:
             return self.tile
-        bpp = activation_bytes(self.config.width, self.config.channels, blind)
         overlap = self.overlap if blind == self.module.blind_spot else PLAIN_OVERLAP
-        cap = cpu_tile_cap(bpp, overlap) if self.device.type == "cpu" else None
-        return choose_tile(self.device, bytes_per_pixel=bpp, overlap=overlap, batch=1, cap=cap)
+        return network_tile(self.config.width, self.config.channels, blind, overlap, self.device)
 
     def plane_batch(self, ph: int, pw: int, count: int) -> int:
         """(ph, pw) inputs per network call, `count` at most: `batch` (default 1 on CPU,

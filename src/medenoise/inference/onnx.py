@@ -18,26 +18,13 @@ import os
 import warnings
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
 from medenoise.errors import UserError
+from medenoise.inference.ort_session import OrtSessions, cache_dir
 
 OPSET = 18
-
-
-def onnx_available() -> bool:
-    """True when onnxruntime (to run) imports and onnxscript (to export) is installed.
-    onnxscript is only looked up: importing it costs seconds, and a run whose export is
-    already cached never needs it."""
-    import importlib.util
-
-    try:
-        import onnxruntime  # noqa: F401
-    except ImportError:
-        return False
-    return importlib.util.find_spec("onnxscript") is not None
 
 
 class DenoiseGraph(nn.Module):
@@ -111,15 +98,6 @@ def _quiet():
             logging.getLogger("torch.onnx").setLevel(level)
 
 
-def cache_dir() -> Path:
-    """$MEDENOISE_CACHE, else $XDG_CACHE_HOME/medenoise, else ~/.cache/medenoise."""
-    root = os.environ.get("MEDENOISE_CACHE")
-    if root:
-        return Path(root)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "medenoise"
-
-
 def model_digest(module) -> str:
     """Content hash of a module's config and weights (names the cached export)."""
     h = hashlib.sha256(module.model_config.model_dump_json().encode())
@@ -137,13 +115,6 @@ def cached_export(module) -> Path:
     return path
 
 
-# Passes up to this many pixels run in a session with ONNX Runtime's memory arena: it keeps
-# its buffers between calls, which makes a 512² pass about a fifth faster, but holds about
-# twice the pass's activations for the session's life. Larger passes (tiles of big images)
-# run without it, so peak memory stays bounded on any image size.
-ARENA_MAX_PIXELS = 640 * 640
-
-
 class OnnxRunner:
     """Runs a module's denoise graph in ONNX Runtime on the CPU: `run(x, params) -> tensor`."""
 
@@ -157,23 +128,7 @@ class OnnxRunner:
         self.onnx_path = Path(onnx_path)
         self.threads = threads or torch.get_num_threads()
         self.takes_params = takes_params(module)
-        self.sessions: dict[bool, object] = {}
-        self.session_for(0)  # a broken graph fails here, not on the first image
-
-    def session_for(self, pixels: int):
-        """The session for a pass of `pixels`: with the memory arena up to `ARENA_MAX_PIXELS`."""
-        import onnxruntime as ort
-
-        arena = pixels <= ARENA_MAX_PIXELS
-        if arena not in self.sessions:
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = self.threads
-            options.log_severity_level = 3  # errors only: ORT warns about unused initialisers
-            options.enable_cpu_mem_arena = arena
-            self.sessions[arena] = ort.InferenceSession(
-                str(self.onnx_path), options, providers=["CPUExecutionProvider"]
-            )
-        return self.sessions[arena]
+        self.ort = OrtSessions(self.onnx_path, self.threads, self.takes_params)
 
     def run(self, x: torch.Tensor, params: torch.Tensor | None) -> torch.Tensor:
         """The clean estimate of a padded (N, C, S, S) float32 batch, as a CPU tensor (the
@@ -182,8 +137,6 @@ class OnnxRunner:
             one = params is None or params.shape[0] == 1  # one level for the whole batch
             rows = [params if one else params[i : i + 1] for i in range(x.shape[0])]
             return torch.cat([self.run(x[i : i + 1], rows[i]) for i in range(x.shape[0])])
-        feed = {"noisy": np.ascontiguousarray(x.detach().cpu().numpy(), np.float32)}
-        if self.takes_params:  # Denoiser.noise_params always gives them for such models
-            feed["params"] = np.ascontiguousarray(params.cpu().numpy(), np.float32)
-        (out,) = self.session_for(x.shape[-2] * x.shape[-1]).run(None, feed)
-        return torch.from_numpy(out)
+        # Denoiser.noise_params always gives the level to models whose graph takes it
+        level = params.cpu().numpy() if self.takes_params else None
+        return torch.from_numpy(self.ort.run(x.detach().cpu().numpy(), level))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from medenoise.nets import MULTIPLE
+from medenoise.data.tiling import MULTIPLE
 
 
 def padded_size(h: int, w: int, square: bool) -> tuple[int, int]:

@@ -56,7 +56,8 @@ def make_runner(module, options: InferenceOptions):
         raise UserError("--precision bf16 needs --backend torch")
     if torch.device(options.device).type != "cpu":
         raise UserError("--backend onnx runs on the CPU; use --backend torch on a GPU")
-    from medenoise.inference.onnx import OnnxRunner, onnx_available
+    from medenoise.inference.onnx import OnnxRunner
+    from medenoise.inference.ort_session import onnx_available
 
     if not onnx_available():
         raise UserError(
