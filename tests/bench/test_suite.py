@@ -92,6 +92,9 @@ def test_ratios_and_targets_come_from_the_rows():
     assert {t["what"]: t["met"] for t in suite.targets(rows)}["radiograph wall s"] is None
     text = suite_markdown({"size": 512, "big": 4096, "rows": rows, "targets": []})
     assert "| student | 0.5 | 0.5 | 32 | 16 |" in text and "est. > 300 s" in text
+    alone = rows[1:]  # the student first: its own reference, so no teacher ratio is judged
+    suite.add_ratios(alone)
+    assert {t["what"]: t["met"] for t in suite.targets(alone)}["512² MPix/s × teacher"] is None
 
 
 def test_noisy_photos_are_sized_seeded_8_bit():

