@@ -88,6 +88,10 @@ def load_model(
         options = options.with_(ensemble=ref.default_ensemble)
     overlap = None if options.exact else ref.tile_overlap  # measured on the zoo weights
     den = Denoiser(module, ref.path, options, overlap=overlap)
+    if module.model_config.pd_stride > 1:  # trained on pixel-shuffle sub-images: run on them
+        from medenoise.correlated import PixelShuffleDenoiser
+
+        return PixelShuffleDenoiser(den, module.model_config.pd_stride)
     if ref.kind in ("zoo", "file"):  # the next run of this file can skip PyTorch
         from medenoise.inference.lean import remember
 

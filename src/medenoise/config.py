@@ -54,6 +54,10 @@ class ModelConfig(_Strict):
     # the integers k/L (255: 8-bit) and each value counts as its bin of width 1/L
     clip: tuple[float, float] | None = None
     quant_levels: int = Field(0, ge=0)
+    # blind-spot models for spatially correlated noise: trained on the stride-k pixel-shuffle
+    # sub-images of patch·k crops (neighbours k pixels apart, where the noise has decorrelated)
+    # and run the same way by default; 1: full resolution
+    pd_stride: int = Field(1, ge=1, le=4)
     training: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("noise")
@@ -267,7 +271,12 @@ class TrainConfig(_Strict):
 
         model, data = self.model, self.dataset
         noise = make_noise_model(model.noise)
-        if refusal := blind_spot_refusal(model.method, noise):
+        if model.pd_stride > 1 and model.method not in ("ssdn", "n2v"):
+            raise ValueError(
+                f"pd_stride {model.pd_stride}: pixel-shuffle training is for blind-spot "
+                f"methods (ssdn, n2v), not {model.method}"
+            )
+        if model.pd_stride == 1 and (refusal := blind_spot_refusal(model.method, noise)):
             raise ValueError(refusal)
         ssdn, plain = model.method == "ssdn", model.method in ("n2c", "n2n", "n2v", "student")
         if data.data_kind == "clean" and not noise.spec.has_level:
@@ -275,7 +284,10 @@ class TrainConfig(_Strict):
                 f"--noise {model.noise} has no level to synthesise; give one "
                 f"(e.g. {noise.kind}:25) or pass --data-kind noisy for real noisy data"
             )
-        if ssdn and model.covariance != "mu" and not noise.has_likelihood:
+        # on stride-k sub-images, correlated Gaussian noise is white Gaussian of the same σ
+        # (once k reaches past the kernel), whose likelihood SSDN has
+        white_on_subimages = model.pd_stride > 1 and noise.spec.kernel
+        if ssdn and model.covariance != "mu" and not (noise.has_likelihood or white_on_subimages):
             raise ValueError(
                 f"SSDN has no likelihood for {noise.kind} noise; use gaussian, "
                 "poisson, pg or rician (or --covariance mu)"

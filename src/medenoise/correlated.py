@@ -186,6 +186,8 @@ def with_pd(denoiser, pd: str | None, strict: bool = True):
     stride = parse_pd(pd)
     if stride is False:
         return denoiser
+    if isinstance(denoiser, PixelShuffleDenoiser):  # a model that runs PD by default: restride
+        denoiser = denoiser.inner
     if not is_blind_spot(denoiser):
         if strict:
             raise UserError(

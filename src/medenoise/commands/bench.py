@@ -211,8 +211,14 @@ def export(
         if out.exists() and not overwrite:
             fail("output exists; pass --overwrite to replace it", out)
         # through the export cache, which `--backend onnx` reads: one export serves both
-        _copy_atomically(cached_export(load_module(path, "cpu")), out)
+        module = load_module(path, "cpu")
+        _copy_atomically(cached_export(module), out)
         typer.echo(f"exported to {out}")
+        if (k := module.model_config.pd_stride) > 1:
+            typer.echo(
+                f"note: this model denoises the stride-{k} pixel-shuffle sub-images of an "
+                f"image (x[i::{k}, j::{k}]); split inputs and merge outputs the same way"
+            )
 
 
 def _copy_atomically(src: Path, dst: Path) -> None:

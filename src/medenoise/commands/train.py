@@ -25,6 +25,9 @@ OPTIONS: dict[str, tuple[Any, tuple[str, ...], str]] = {
     "covariance": (str, (), "SSDN prior covariance (mu: the μ-only ablation)."),
     "channels": (int, (), "1 (mono) or 3 (RGB)."),
     "width": (int, (), "Base U-Net width (paper: 48)."),
+    "pd_stride": (int, (), "Blind-spot training on correlated noise: train on the stride-K "
+                  "pixel-shuffle sub-images of patch·K crops (K from `medenoise inspect`'s "
+                  "correlation); the model then denoises that way by default."),
     "data_kind": (str, (), "clean: add fresh synthetic noise every step; noisy: use the "
                   "images as they are (self-supervised on real noise)."),
     "pairs": (PATHS, (), "Second noisy copies of DATA for Noise2Noise on real pairs: one "
@@ -81,7 +84,8 @@ CHOICES = {
 PANELS = {
     "Data": ("data_kind", "pairs", "layout", "min_patch_mean", "value_range", "val", "patch",
              "batch_size", "num_workers"),
-    "Model": ("method", "noise", "noise_param", "covariance", "channels", "width"),
+    "Model": ("method", "noise", "noise_param", "covariance", "channels", "width",
+              "pd_stride"),
     "Method options": ("n2v_fraction", "freeze_net_steps", "level_from_synthesis",
                        "balance_noise_levels"),
     "Optimiser": ("steps", "lr", "seed"),

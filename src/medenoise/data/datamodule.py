@@ -58,10 +58,12 @@ class PlanesDataModule(L.LightningDataModule):
             offset=step * data.batch_size,
         )
         length = optim.steps * data.batch_size
+        # pixel-shuffle training cuts patch·k crops; the method splits them into k² patches
+        crop = data.patch * self.cfg.model.pd_stride
         if self.train_groups:
-            ds = PairPatchDataset(self.train_groups, data.patch, length, **stream)
+            ds = PairPatchDataset(self.train_groups, crop, length, **stream)
         else:
-            ds = PatchDataset(self.train_planes, data.patch, length, key=key, **stream)
+            ds = PatchDataset(self.train_planes, crop, length, key=key, **stream)
         return DataLoader(
             ds,
             batch_size=data.batch_size,

@@ -21,7 +21,8 @@ class TrainingHooks:
     """Lightning hooks shared by every method (mixed in before `LightningModule`)."""
 
     def training_step(self, batch, batch_idx):
-        loss, logs = self.training_loss(self.with_noise(self.nhwc(batch)))
+        batch = pd_split_batch(self.with_noise(self.nhwc(batch)), self.model_config.pd_stride)
+        loss, logs = self.training_loss(batch)
         self.log("train/loss", loss, prog_bar=True, sync_dist=True)
         for key, value in logs.items():
             self.log(f"train/{key}", value, sync_dist=True)
@@ -32,10 +33,22 @@ class TrainingHooks:
         batch = self.nhwc(batch)
         clean, noisy = batch["clean"], batch["noisy"]
         params = batch.get("params")
-        est = self.denoise(noisy, params)
+        est = self.pd_denoise(noisy, params)
         mse = ((est.clamp(0, 1) - clean) ** 2).mean(dim=(1, 2, 3))
         psnr = (-10.0 * torch.log10(mse.clamp_min(1e-12))).mean()
         self.log("val/psnr", psnr, prog_bar=True, sync_dist=True, batch_size=clean.shape[0])
+
+    def pd_denoise(self, noisy, params=None):
+        """`denoise` as the model runs by default: through its pixel-shuffle sub-images."""
+        k = self.model_config.pd_stride
+        if k == 1:
+            return self.denoise(noisy, params)
+        from medenoise.nets.pixel_shuffle import pad_to_multiple, pd_merge, pd_split
+
+        sub_params = None if params is None else params.repeat_interleave(k * k, dim=0)
+        # sub-images whose sides are multiples of 32, as the U-Net needs
+        est = self.denoise(pd_split(pad_to_multiple(noisy, 32 * k), k), sub_params)
+        return pd_merge(est, k, *noisy.shape[-2:])
 
     def configure_optimizers(self):
         cfg = self.train_config.optim if self.train_config else None
@@ -72,6 +85,24 @@ class TrainingHooks:
         if state is not None:
             self.noise_generator.set_state(state)
             self._pending_gen_state = None
+
+
+def pd_split_batch(batch: dict, k: int) -> dict:
+    """A training batch as the k² pixel-shuffle sub-images of each image (k = 1: as is);
+    per-image values (noise parameters) are repeated for each of an image's sub-images."""
+    if k == 1:
+        return batch
+    from medenoise.nets.pixel_shuffle import pd_split
+
+    out = {}
+    for key, value in batch.items():
+        if isinstance(value, torch.Tensor) and value.ndim == 4:
+            out[key] = pd_split(value, k).contiguous(memory_format=torch.channels_last)
+        elif isinstance(value, torch.Tensor) and value.ndim >= 1:
+            out[key] = value.repeat_interleave(k * k, dim=0)
+        else:
+            out[key] = value
+    return out
 
 
 @functools.cache
