@@ -97,6 +97,18 @@ def test_ratios_and_targets_come_from_the_rows():
     assert {t["what"]: t["met"] for t in suite.targets(alone)}["512² MPix/s × teacher"] is None
 
 
+def test_a_student_is_judged_against_its_own_teacher_only():
+    first = _row("ssdn-a", "ssdn", 16.0, 70.0, 400.0, 900.0)
+    own, other = (_row(n, "student", 0.5, 8.0, 20.0, 900.0) for n in ("a-fast", "b-fast"))
+    own["net"]["teacher"], other["net"]["teacher"] = "ssdn-a", "ssdn-b"
+    rows = [first, own, other, _row("bm3d", "bm3d", 8.0, 36.0, 120.0, 900.0)]
+    suite.add_ratios(rows)
+    judged = {
+        t["model"]: t["met"] for t in suite.targets(rows) if t["what"] == "512² MPix/s × teacher"
+    }
+    assert judged == {"a-fast": True, "b-fast": None}  # b-fast's teacher was not measured
+
+
 def test_noisy_photos_are_sized_seeded_8_bit():
     a, b = suite.noisy_photo("moon", 96, 1), suite.noisy_photo("moon", 96, 1)
     assert a.shape == (96, 96) and a.dtype.name == "uint8" and (a == b).all()

@@ -89,8 +89,9 @@ def in_process(model: str, size: int, repeats: int) -> dict:
     loads.append(load())
     seconds = statistics.median(times)
     method = getattr(den.config, "method", model)
+    teacher = getattr(den.config, "teacher", None)  # a student's: whom its ratio is against
     return {"seconds": round(seconds, 4), "mpix_s": size * size / seconds / 1e6,
-            "method": method, "load": loads}  # fmt: skip
+            "method": method, "teacher": teacher, "load": loads}  # fmt: skip
 
 
 def write_inputs(folder: Path, plan: SuitePlan) -> dict[str, list[Path]]:
@@ -199,8 +200,7 @@ def targets(rows: list[dict]) -> list[dict]:
         if row["net"]["method"] != "student":
             continue
         net, four, name = row["net"], row.get("four", {}), row["model"]
-        # a student listed first is its own reference: no teacher was measured
-        vs_teacher = net.get("x_teacher") if row is not rows[0] else None
+        vs_teacher = net.get("x_teacher") if _taught_by(row, rows[0]) else None
         _check(out, name, "512² MPix/s × teacher", vs_teacher, 8, True)
         _check(out, name, "512² MPix/s × BM3D", net.get("x_bm3d"), 5, True)
         _check(out, name, "CLI four 512² × BM3D", four.get("x_bm3d"), 5, True)
@@ -214,6 +214,16 @@ def targets(rows: list[dict]) -> list[dict]:
             peak = round(r["peak_mib"] / GIB, 2) if done else None
             _check(out, name, f"{part} peak RSS GiB", peak, 2, False)
     return out
+
+
+def _taught_by(row: dict, first: dict) -> bool:
+    """Whether the first model (the ratios' reference) is `row`'s own teacher: not when the
+    student itself, or another model's student, is listed first. Rows that do not record
+    their teacher (older results) count any other first model as it."""
+    if row is first:
+        return False
+    teacher = row["net"].get("teacher", first["model"])
+    return teacher in (first["model"], first.get("source"))
 
 
 def _check(out: list, model: str, what: str, value, limit: float, at_least: bool) -> None:
