@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from medenoise.api import load_model
-from medenoise.correlated import PixelShuffleDenoiser, stride_from_profile
+from medenoise.correlated import PixelShuffleDenoiser, full_resolution, stride_from_profile
 from medenoise.data.io import read
 from medenoise.eval.metrics import psnr, ssim
 from medenoise.inspection.estimate import measure
@@ -85,9 +85,8 @@ def run_bm3d(noisy: np.ndarray, sigma_psd) -> np.ndarray:
 
 
 def synthetic(args) -> None:
-    den = load_model(args.model, ensemble=False)
-    if isinstance(den, PixelShuffleDenoiser):  # a model trained on sub-images: the variants
-        den = den.inner  # set its stride (its own default is the row with that stride)
+    # a model trained on sub-images: each variant sets the stride (its own is one of them)
+    den = full_resolution(load_model(args.model, ensemble=False))
     rng = np.random.default_rng(0)
     files = sorted(Path(args.folder).glob("*.png"))[: args.count]
     rows: dict[str, list[tuple[float, float, float]]] = {}
@@ -134,8 +133,7 @@ def flattest_block(plane: np.ndarray, size: int = 32) -> tuple[int, int]:
 
 
 def ct(args) -> None:
-    den = load_model(args.model, ensemble=False)
-    den = den.inner if isinstance(den, PixelShuffleDenoiser) else den
+    den = full_resolution(load_model(args.model, ensemble=False))
     vrange = tuple(float(v) for v in args.range.split(",")) if args.range else None
     image = read(Path(args.folder), value_range=vrange)
     noisy = image.array.reshape(-1, *image.array.shape[-3:])[:1].astype(np.float32)

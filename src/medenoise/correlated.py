@@ -180,14 +180,19 @@ def is_blind_spot(denoiser) -> bool:
     return bool(getattr(module, "blind_spot", False))
 
 
+def full_resolution(denoiser):
+    """The denoiser without pixel-shuffle inference (a model trained on sub-images runs
+    through them by default: this is its network at stride 1)."""
+    return denoiser.inner if isinstance(denoiser, PixelShuffleDenoiser) else denoiser
+
+
 def with_pd(denoiser, pd: str | None, strict: bool = True):
     """`denoiser` behind `--pd` (unchanged without it). `strict`: refuse a model that is not
     a blind-spot network; otherwise leave such models as they are."""
     stride = parse_pd(pd)
     if stride is False:
         return denoiser
-    if isinstance(denoiser, PixelShuffleDenoiser):  # a model that runs PD by default: restride
-        denoiser = denoiser.inner
+    denoiser = full_resolution(denoiser)  # a model that runs PD by default gets restrided
     if not is_blind_spot(denoiser):
         if strict:
             raise UserError(
