@@ -147,10 +147,19 @@ class MethodOptions(_Strict):
     # leaves a Gaussian σ weakly identifiable (σ² and the prior variance add up): from a warm
     # start σ̂ settled at 0.4× the true σ (Set12 crops, 1,000 steps). Noisy data: the paper's.
     level_from_synthesis: bool = False
+    # SSDN per-image Gaussian level on real noisy data: the same, with the level measured on
+    # each noisy patch (noise/measured_level.py) in place of the synthesised one
+    level_from_measurement: bool = False
     # SSDN with a learned level: train only the level (global θ or per-image estimator) for
     # the first N steps, so a warm-started prior net does not absorb the noise into Σ_x before
     # the fresh estimator has learned anything (frozen, σ̂ tracked σ within ~25 steps).
     freeze_net_steps: int = Field(0, ge=0)
+    # SSDN, learned level, real noisy data: stop training the level after N steps (0: never),
+    # so the prior's variance cannot go on absorbing the noise while σ̂ drifts down
+    freeze_level_after: int = Field(0, ge=0)
+    # SSDN on real data with cut-off ends (CT air at −1024 HU): pixels at or next to the
+    # range's ends leave the likelihood (noise/likelihood.py unclipped_weight)
+    ignore_clipped: bool = False
     # SSDN over a level range: weight each pixel's NLL by its σ_y (detached), so the noisiest
     # patches, whose μ-gradient is ~σ_y⁻¹, teach the prior as much per step as the cleanest
     # (noise/likelihood.py level_balance_weight); the per-pixel optimum is unchanged
@@ -303,6 +312,10 @@ class TrainConfig(_Strict):
                 "--balance-noise-levels weights the SSDN likelihood; "
                 f"{model.method} with covariance {model.covariance} has none"
             )
+        if self.method_options.level_from_measurement and not (
+            ssdn and noise.kind == "gaussian" and model.noise_param == "per-image"
+        ):
+            raise ValueError("--level-from-measurement teaches a per-image Gaussian SSDN level")
         if model.method == "n2c" and data.data_kind != "clean":
             raise ValueError("n2c is supervised: it needs clean training images")
         if plain and model.noise_param != "known":

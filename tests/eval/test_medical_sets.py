@@ -147,6 +147,18 @@ def test_sets_resolve_on_a_fake_root_in_slice_order_without_overlap(fake_root):
     assert not demo & {str(p) for i in train for p in i.unit}
 
 
+def test_the_ct_sets_are_the_ct_series_part_of_the_medical_sets(fake_root):
+    root, _ = fake_root
+    ct_train, ct_test = M.items(M.CT_TRAIN, root), M.items(M.CT_TEST, root)
+    assert {i.entry for i in ct_train} == {i.entry for i in ct_test} == set(M.CT_SERIES)
+    # the same slices the medical sets take from those series, so no CT test slice is trained
+    for ct, whole in ((ct_train, M.TRAIN), (ct_test, M.TEST)):
+        same = [i for i in M.items(whole, root) if i.entry in M.CT_SERIES]
+        assert [i.identity for i in ct] == [i.identity for i in same]
+    assert not {i.identity for i in ct_train} & {i.identity for i in M.items(M.TEST, root)}
+    assert len(ct_train) == sum(len(e.train) for e in M.ENTRIES if e.key in M.CT_SERIES)
+
+
 def test_a_series_is_read_on_its_own_range_as_denoise_reads_it(fake_root):
     from medenoise.data.io import read
     from medenoise.data.io.series import read_unit

@@ -55,6 +55,13 @@ OPTIONS: dict[str, tuple[Any, tuple[str, ...], str]] = {
     "init": (str, (), "Start from this model (fine-tune)."),
     "freeze_net_steps": (int, (), "SSDN with a learned level: train only the level for N "
                          "steps first."),
+    "freeze_level_after": (int, (), "SSDN with a learned level: stop training the level "
+                           "after N steps (0: never)."),
+    "ignore_clipped": (bool, ("--ignore-clipped/--keep-clipped",),
+                       "SSDN on real data: leave pixels at the range's ends out of the loss."),
+    "level_from_measurement": (bool, ("--level-from-measurement/--no-level-from-measurement",),
+                               "SSDN per-image Gaussian level on real data: learn it from the "
+                               "level measured on each patch."),
     "level_from_synthesis": (bool, ("--level-from-synthesis/--level-from-likelihood",),
                              "SSDN per-image level on synthetic noise: learn it from the "
                              "true level."),
@@ -86,7 +93,8 @@ PANELS = {
              "batch_size", "num_workers"),
     "Model": ("method", "noise", "noise_param", "covariance", "channels", "width",
               "pd_stride"),
-    "Method options": ("n2v_fraction", "freeze_net_steps", "level_from_synthesis",
+    "Method options": ("n2v_fraction", "freeze_net_steps", "freeze_level_after",
+                       "ignore_clipped", "level_from_synthesis", "level_from_measurement",
                        "balance_noise_levels"),
     "Optimiser": ("steps", "lr", "seed"),
     "Run and hardware": ("checkpoint_every", "val_every", "init", "accelerator", "devices",

@@ -1,4 +1,5 @@
-"""The medical training and held-out test sets, defined by name: `med-train` and `med-test`.
+"""The medical training and held-out test sets, defined by name: `med-train` and `med-test`,
+and their CT-series part alone, `ct-train` and `ct-test` (the same slice ranges).
 
 Every series of the shared medical data is split by slice range, never at random (neighbouring
 slices are near copies): a contiguous training range, a gap of a few slices, then a contiguous
@@ -28,8 +29,11 @@ from medenoise.errors import UserError
 SET_PREFIX = "set:"  # a training `data:` entry naming a set, e.g. "set:med-train"
 ROOT_ENV = "MEDENOISE_DATA_ROOT"
 TRAIN, TEST = "med-train", "med-test"
+# the CT series' own slice ranges alone, for a model trained on their real scanner noise
+CT_TRAIN, CT_TEST = "ct-train", "ct-test"
+CT_SERIES = ("ct-lung", "ct-soft-upper", "ct-soft-lower")
 MIN_GAP = 3  # slices left out between the training and the test range of a series
-SETS = (TRAIN, TEST)
+SETS = (TRAIN, TEST, CT_TRAIN, CT_TEST)
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,10 @@ class Entry:
 
     def take(self, name: str) -> range:
         """The slice indices set `name` takes from this entry."""
+        if name in (CT_TRAIN, CT_TEST):
+            if self.key not in CT_SERIES:
+                return range(0)
+            name = TRAIN if name == CT_TRAIN else TEST
         return self.train if name == TRAIN else self.test
 
 

@@ -14,6 +14,7 @@ from medenoise.noise.likelihood import (
     level_balance_weight,
     paper_loss,
     prior_from_head,
+    unclipped_weight,
 )
 
 
@@ -62,15 +63,19 @@ class SSDN(DenoisingMethod):
         steps = cfg.method_options.freeze_net_steps if cfg else 0
         return self.noise_param.learned and self.global_step < steps
 
+    @property
+    def level_frozen(self) -> bool:
+        """The learned level stops training after `freeze_level_after` steps (0: never)."""
+        cfg = self.train_config
+        after = cfg.method_options.freeze_level_after if cfg else 0
+        return self.noise_param.learned and 0 < after <= self.global_step
+
     def supervises_level(self, true) -> bool:
         """`level_from_synthesis` applies: per-image mode, synthesised noise."""
         cfg = self.train_config
-        return bool(
-            cfg
-            and cfg.method_options.level_from_synthesis
-            and true is not None
-            and self.noise_param.mode == "per-image"
-        )
+        options = cfg.method_options if cfg else None
+        wanted = options and (options.level_from_synthesis or options.level_from_measurement)
+        return bool(wanted and true is not None and self.noise_param.mode == "per-image")
 
     def training_loss(self, batch):
         y = batch["noisy"]
@@ -81,16 +86,25 @@ class SSDN(DenoisingMethod):
         c = self.model_config.channels
         prior = prior_from_head(out, c, self.model_config.covariance)
         true = batch.get("params")
+        options = self.train_config.method_options if self.train_config else None
+        if true is None and options and options.level_from_measurement:
+            true = self._measured_level(y)
         params = self.noise_param(y, true)
+        if self.level_frozen:
+            params = params.detach()
         supervised = self.supervises_level(true)
         if supervised:
             true = true.to(params)
         level = true if supervised else params
         var_n = self.noise.variance(prior.mu, level)
         loss = paper_loss(self.noise.nll(y, prior, var_n, level, self.recording), c)
-        if self.train_config and self.train_config.method_options.balance_noise_levels:
+        if options and options.balance_noise_levels:
             loss = loss * level_balance_weight(prior, var_n)
-        loss = loss.mean()
+        if options and options.ignore_clipped:
+            keep = unclipped_weight(y)
+            loss = (loss * keep).sum() / keep.sum().clamp_min(1.0)
+        else:
+            loss = loss.mean()
         logs = {}
         if self.noise_param.learned:
             for i, name in enumerate(self.noise.param_names):
@@ -102,6 +116,18 @@ class SSDN(DenoisingMethod):
         elif self.noise_param.learned and self.noise.regularised:
             loss = loss - self.noise.regulariser(var_n)
         return loss.float(), logs
+
+    def _measured_level(self, y):
+        """Each noisy patch's level measured on it (noise/measured_level.py); where too little
+        of a patch is uncut to measure, the estimator's own (detached: no level loss there)."""
+        from medenoise.noise.measured_level import haar_level
+
+        measured = haar_level(y)
+        if measured.isnan().any():
+            with torch.no_grad():
+                own = self.noise_param(y).to(measured)
+            measured = torch.where(measured.isnan(), own, measured)
+        return measured
 
     def denoise(self, y, params=None):
         out = self.net(y)

@@ -100,6 +100,19 @@ def level_balance_weight(prior: Prior, var_n: torch.Tensor) -> torch.Tensor:
     return ((var_x + var_n.mean(dim=1)).sqrt() / BALANCE_REF_STD).detach()
 
 
+CLIP_TOLERANCE = 1e-6  # a value this close to 0 or 1 counts as cut off at the range's end
+
+
+def unclipped_weight(y: torch.Tensor) -> torch.Tensor:
+    """1 where no pixel of the 3×3 neighbourhood (any channel) sits at the range's ends, else
+    0, (N,H,W). Values a scanner cut off there (CT air at −1024 HU: a fifth to a quarter of a
+    body slice) have no spread, so their density pulls a learned noise level towards 0, and
+    their neighbours are draws of a truncated, narrower distribution."""
+    ends = ((y <= CLIP_TOLERANCE) | (y >= 1.0 - CLIP_TOLERANCE)).any(dim=1, keepdim=True)
+    near = torch.nn.functional.max_pool2d(ends.float(), 3, stride=1, padding=1)
+    return (1.0 - near[:, 0]).detach()
+
+
 def posterior_mean(y: torch.Tensor, prior: Prior, var_n: torch.Tensor) -> torch.Tensor:
     """E[x | y, Ω_y] = (Σ_x⁻¹ + Σ_n⁻¹)⁻¹ (Σ_x⁻¹ μ_x + Σ_n⁻¹ y), shape (N,C,H,W), float64."""
     y64 = y.to(torch.float64)
