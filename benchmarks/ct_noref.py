@@ -6,7 +6,9 @@ in flat regions, and the guard's verdict and figures.
         --model bm3d --model bm3d-psd --model ssdn-gauss5-50-gray:pd [--every 2] [--json OUT]
 
 A `:pd` suffix runs the model on pixel-shuffled sub-images with the stride taken from each
-slice's measured correlation (`denoise --pd auto`). `bm3d` gets the noise std `inspect`
+slice's measured correlation (`denoise --pd auto`); `FILE:measured` runs a Gaussian SSDN model
+trained on sub-images (`pd_stride`) with the noise std measured on the slice's sub-images in
+its posterior instead of its estimator's. `bm3d` gets the noise std `inspect`
 measures (what it advises for correlated noise); every other model gets no noise level (as
 `denoise` on a real scan) and measures or estimates it itself.
 
@@ -87,14 +89,54 @@ def held_out_ct(every: int) -> list:
     return [Path(it.identity) for it in cts[::every]]
 
 
+class MeasuredLevel:
+    """A Gaussian SSDN model trained on stride-k sub-images (`pd_stride`), run with the noise
+    std measured on each slice's own sub-images (medenoise.noise.measured_level) in its
+    posterior, in place of its level estimator's: `FILE:measured`."""
+
+    def __init__(self, path: str):
+        from medenoise.modelfile import load_module
+
+        self.module = load_module(path)
+        self.config, self.source = self.module.model_config, path
+        self.last_stride = self.config.pd_stride
+
+    def denoise_image(self, image, noise=None):
+        """An object with `.array`: the slice denoised through its k² sub-images."""
+        import types
+
+        import torch
+        import torch.nn.functional as F
+
+        from medenoise.noise.likelihood import prior_from_head
+        from medenoise.noise.measured_level import haar_level
+
+        m, k = self.module, self.last_stride
+        plane = image.array[..., 0].astype(np.float32)
+        h, w = plane.shape
+        padded = np.pad(plane, ((0, -h % (32 * k)), (0, -w % (32 * k))), mode="reflect")
+        x = torch.from_numpy(padded)[None, None]
+        sub = F.pixel_unshuffle(x, k).reshape(k * k, 1, *(n // k for n in padded.shape))
+        level = haar_level(sub).nanmean().expand(k * k, 1)
+        with torch.no_grad():
+            prior = prior_from_head(m.net(sub), 1, m.model_config.covariance)
+            var_n = m.noise.variance(prior.mu, level)
+            post = m.noise.posterior_mean(sub, prior, var_n, level, m.recording).float()
+        out = F.pixel_shuffle(post.reshape(1, k * k, *post.shape[-2:]), k)[0, 0, :h, :w]
+        return types.SimpleNamespace(array=out.numpy()[..., None])
+
+
 def denoiser_for(spec: str):
-    """The named model, wrapped in pixel-shuffle with the measured stride for `name:pd`."""
+    """The named model, wrapped in pixel-shuffle with the measured stride for `name:pd`, or
+    run at the level measured on the slice for `FILE:measured`."""
     from medenoise.api import load_model
     from medenoise.correlated import PixelShuffleDenoiser
 
-    name, _, pd = spec.partition(":")
+    name, _, how = spec.partition(":")
+    if how == "measured":
+        return MeasuredLevel(name)
     den = load_model(name)
-    return PixelShuffleDenoiser(den, None) if pd == "pd" else den
+    return PixelShuffleDenoiser(den, None) if how == "pd" else den
 
 
 def _hu(array: np.ndarray, scaling) -> np.ndarray:
