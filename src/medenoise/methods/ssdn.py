@@ -71,7 +71,8 @@ class SSDN(DenoisingMethod):
         return self.noise_param.learned and 0 < after <= self.global_step
 
     def supervises_level(self, true) -> bool:
-        """`level_from_synthesis` applies: per-image mode, synthesised noise."""
+        """The estimator learns a given level (`level_from_synthesis`: the synthesised one,
+        `level_from_measurement`: the one measured on the patch): per-image mode."""
         cfg = self.train_config
         options = cfg.method_options if cfg else None
         wanted = options and (options.level_from_synthesis or options.level_from_measurement)
