@@ -1,4 +1,4 @@
-"""Score models on every k-th image of the held-out medical set, several noise levels, one run.
+"""Score models on every k-th image of a held-out medical set, several noise levels, one run.
 
     python benchmarks/med_test.py --every 4 --noise gaussian:15,gaussian:25,gaussian:50 \
         --model bm3d --model ssdn-med-gray [--ensemble] [--json OUT]
@@ -18,9 +18,14 @@ from pathlib import Path
 
 
 def score_all(
-    models: list[str], noises: list[str], every: int, seed: int, ensemble: bool | None = None
+    models: list[str],
+    noises: list[str],
+    every: int,
+    seed: int,
+    ensemble: bool | None = None,
+    test_set: str = "med-test",
 ) -> dict:
-    """{noise: {model: evaluate() result}} on images 0, every, 2*every, ... of med-test."""
+    """{noise: {model: evaluate() result}} on images 0, every, 2*every, ... of `test_set`."""
     from medenoise.api import load_model
     from medenoise.eval.evaluate import evaluate
     from medenoise.eval.medical_sets import set_samples
@@ -32,7 +37,7 @@ def score_all(
         out[noise] = {}
         for name, denoiser in loaded.items():
             t0 = time.perf_counter()
-            samples = itertools.islice(set_samples("med-test", noise, 1, seed), 0, None, every)
+            samples = itertools.islice(set_samples(test_set, noise, 1, seed), 0, None, every)
             out[noise][name] = evaluate(denoiser, samples, noise=noise)
             out[noise][name]["wall_s"] = time.perf_counter() - t0
             mean = out[noise][name]["mean"]
@@ -64,10 +69,11 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--set", default="med-test", help="held-out set: med-test, xray-test...")
     parser.add_argument("--ensemble", action="store_true", help="self-ensemble for every network")
     args = parser.parse_args()
     results = score_all(
-        args.model, args.noise.split(","), args.every, args.seed, args.ensemble or None
+        args.model, args.noise.split(","), args.every, args.seed, args.ensemble or None, args.set
     )
     for noise, by_model in results.items():
         print("\n" + table(noise, by_model) + "\n")

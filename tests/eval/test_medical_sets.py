@@ -159,6 +159,17 @@ def test_the_ct_sets_are_the_ct_series_part_of_the_medical_sets(fake_root):
     assert len(ct_train) == sum(len(e.train) for e in M.ENTRIES if e.key in M.CT_SERIES)
 
 
+def test_the_xray_sets_are_the_radiographs_of_the_medical_sets(fake_root):
+    root, _ = fake_root
+    train, test = M.items(M.XRAY_TRAIN, root), M.items(M.XRAY_TEST, root)
+    assert train and test and all(i.entry.startswith("xray-") for i in train + test)
+    for part, whole in ((train, M.TRAIN), (test, M.TEST)):
+        same = [i for i in M.items(whole, root) if i.entry.startswith("xray-")]
+        assert [i.identity for i in part] == [i.identity for i in same]
+    assert not {i.identity for i in train} & {i.identity for i in test}
+    assert len(train) == sum(len(e.train) for e in M.ENTRIES if e.key.startswith("xray-"))
+
+
 def test_a_series_is_read_on_its_own_range_as_denoise_reads_it(fake_root):
     from medenoise.data.io import read
     from medenoise.data.io.series import read_unit

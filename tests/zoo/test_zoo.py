@@ -26,6 +26,24 @@ def _camera_crop(size: int = 128) -> np.ndarray:
     return np.ascontiguousarray(cam[200 : 200 + size, 200 : 200 + size])
 
 
+def _ct_small() -> np.ndarray:
+    """pydicom's CT_small (128², ships inside pydicom), scaled by its maximum as the demo does."""
+    import pydicom
+    from pydicom.data import get_testdata_file
+
+    ct = pydicom.dcmread(get_testdata_file("CT_small.dcm")).pixel_array.astype(np.float32)
+    return np.ascontiguousarray(ct / ct.max())
+
+
+def _clean_crop(row) -> np.ndarray:
+    """A medical model's smoke image is a medical slice; a photo model's, a photo crop."""
+    return _ct_small() if row.name.startswith(MEDICAL_PREFIXES) else _camera_crop()
+
+
+# models trained on the medical sets: smoke-tested on a CT slice, not a photograph
+MEDICAL_PREFIXES = ("ssdn-med-", "ssdn-xray-", "ssdn-ct")
+
+
 @pytest.mark.parametrize("row", SHIPPED, ids=lambda r: r.name)
 def test_shipped_model_loads_matches_its_row_and_denoises(row, one_thread):
     from medenoise.api import load_model
@@ -52,12 +70,12 @@ def test_shipped_model_loads_matches_its_row_and_denoises(row, one_thread):
         sd = np.sqrt(np.maximum(a * clean + b, 0))
         noisy = (clean + sd * rng.standard_normal(clean.shape)).astype(np.float32)
         spec, floor = None, 5.0
-    elif row.noise.startswith("gaussian"):  # the camera crop at σ=25
-        clean = _camera_crop()
+    elif row.noise.startswith("gaussian"):  # the camera crop (CT_small) at σ=25
+        clean = _clean_crop(row)
         noisy = np.clip(clean + rng.normal(0, 25 / 255, clean.shape), 0, 1).astype(np.float32)
         spec, floor = "gaussian:25", 5.0
-    elif row.noise.startswith("poisson"):  # the camera crop at λ = 30 photons
-        clean = _camera_crop()
+    elif row.noise.startswith("poisson"):  # the camera crop (CT_small) at λ = 30 photons
+        clean = _clean_crop(row)
         noisy = (rng.poisson(clean * 30.0) / 30.0).astype(np.float32)
         spec, floor = "poisson:30", 5.0
     else:

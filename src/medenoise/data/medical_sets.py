@@ -1,5 +1,6 @@
 """The medical training and held-out test sets, defined by name: `med-train` and `med-test`,
-and their CT-series part alone, `ct-train` and `ct-test` (the same slice ranges).
+their CT-series part alone, `ct-train` and `ct-test`, and their radiographs alone,
+`xray-train` and `xray-test` (the same slice ranges and files).
 
 Every series of the shared medical data is split by slice range, never at random (neighbouring
 slices are near copies): a contiguous training range, a gap of a few slices, then a contiguous
@@ -32,8 +33,17 @@ TRAIN, TEST = "med-train", "med-test"
 # the CT series' own slice ranges alone, for a model trained on their real scanner noise
 CT_TRAIN, CT_TEST = "ct-train", "ct-test"
 CT_SERIES = ("ct-lung", "ct-soft-upper", "ct-soft-lower")
+# the chest radiographs alone, for a model of the X-ray (Poisson) setting
+XRAY_TRAIN, XRAY_TEST = "xray-train", "xray-test"
 MIN_GAP = 3  # slices left out between the training and the test range of a series
-SETS = (TRAIN, TEST, CT_TRAIN, CT_TEST)
+SETS = (TRAIN, TEST, CT_TRAIN, CT_TEST, XRAY_TRAIN, XRAY_TEST)
+# a part set: (its whole set, whether an entry key belongs to it)
+_PARTS = {
+    CT_TRAIN: (TRAIN, lambda key: key in CT_SERIES),
+    CT_TEST: (TEST, lambda key: key in CT_SERIES),
+    XRAY_TRAIN: (TRAIN, lambda key: key.startswith("xray-")),
+    XRAY_TEST: (TEST, lambda key: key.startswith("xray-")),
+}
 
 
 @dataclass(frozen=True)
@@ -49,10 +59,11 @@ class Entry:
 
     def take(self, name: str) -> range:
         """The slice indices set `name` takes from this entry."""
-        if name in (CT_TRAIN, CT_TEST):
-            if self.key not in CT_SERIES:
+        if name in _PARTS:
+            whole, belongs = _PARTS[name]
+            if not belongs(self.key):
                 return range(0)
-            name = TRAIN if name == CT_TRAIN else TEST
+            name = whole
         return self.train if name == TRAIN else self.test
 
 
