@@ -2,7 +2,7 @@
 model and by BM3D, scored and shown; then SSDN fine-tuned on the noisy images alone.
 
 The model is the medical one, `ssdn-med-gray` (trained on medical slices, never on these two
-images), once the zoo ships it; until then the photo model `ssdn-gauss25-gray`.
+images); an install whose zoo lacks it falls back to the photo model `ssdn-gauss25-gray`.
 
 The two images ship inside dependencies (matplotlib's `s1045.ima.gz` MRI slice, pydicom's
 `CT_small.dcm`), so the demo needs no download and no data folder.
