@@ -26,22 +26,16 @@ def _camera_crop(size: int = 128) -> np.ndarray:
     return np.ascontiguousarray(cam[200 : 200 + size, 200 : 200 + size])
 
 
-def _ct_small() -> np.ndarray:
-    """pydicom's CT_small (128², ships inside pydicom), scaled by its maximum as the demo does."""
-    import pydicom
-    from pydicom.data import get_testdata_file
-
-    ct = pydicom.dcmread(get_testdata_file("CT_small.dcm")).pixel_array.astype(np.float32)
-    return np.ascontiguousarray(ct / ct.max())
+# models trained on the medical sets: smoke-tested on a CT slice, not a photograph
+MEDICAL_PREFIXES = ("ssdn-med-", "ssdn-xray-", "ssdn-ct")
 
 
 def _clean_crop(row) -> np.ndarray:
-    """A medical model's smoke image is a medical slice; a photo model's, a photo crop."""
-    return _ct_small() if row.name.startswith(MEDICAL_PREFIXES) else _camera_crop()
+    """A medical model's smoke image is the demo's CT_small (128², ships inside pydicom,
+    scaled by its maximum); a photo model's, a photo crop."""
+    from medenoise.demo import demo_images
 
-
-# models trained on the medical sets: smoke-tested on a CT slice, not a photograph
-MEDICAL_PREFIXES = ("ssdn-med-", "ssdn-xray-", "ssdn-ct")
+    return demo_images()["CT_small"] if row.name.startswith(MEDICAL_PREFIXES) else _camera_crop()
 
 
 @pytest.mark.parametrize("row", SHIPPED, ids=lambda r: r.name)
