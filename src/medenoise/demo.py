@@ -83,7 +83,7 @@ def run_demo(
     for name, clean in images.items():
         t0 = time.perf_counter()
         panels[name]["SSDN fine-tuned"] = (
-            tuned.denoise(noisy[name], spec),
+            tuned[name].denoise(noisy[name], spec),
             time.perf_counter() - t0,
         )
         for label, (img, sec) in panels[name].items():
@@ -117,18 +117,21 @@ def run_demo(
 
 def finetune(
     model: str, noisy: dict[str, np.ndarray], steps: int, seed: int, log, ensemble: bool = False
-):
-    """SSDN fine-tuned on the noisy images only (self-supervised: no clean image used);
-    it denoises with the same self-ensemble setting as `model`, so the gain is like for like."""
+) -> tuple[dict, float]:
+    """({image: SSDN fine-tuned on that noisy image alone}, seconds): self-supervised, no
+    clean image used; each denoises with `model`'s self-ensemble setting, so the gain is like
+    for like. The adaptation's held-out guard keeps the model unadapted for an image where
+    fine-tuning does not help."""
     from medenoise.adaptation import adapt
 
     # float32 arrays keep the noise as drawn: clipping at 0 would half-rectify it in the
     # black MRI background (mean +σ/√(2π)), which no Gaussian model explains
-    log(f"fine-tuning {model} on the noisy images alone: {steps} steps")
+    log(f"fine-tuning {model} on each noisy image alone: {steps} steps")
     t0 = time.perf_counter()
-    # sorted by file name as the demo always trained (ct, mri): the same patch stream
-    ordered = [noisy[k] for k in sorted(noisy, key=lambda k: k.split()[0].lower())]
-    tuned = adapt(model, ordered, steps, seed=seed, ensemble=ensemble)
+    tuned = {
+        name: adapt(model, [image], steps, seed=seed, ensemble=ensemble)
+        for name, image in noisy.items()
+    }
     return tuned, time.perf_counter() - t0
 
 

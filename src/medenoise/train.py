@@ -20,6 +20,8 @@ import torch
 from medenoise.config import TrainConfig
 from medenoise.errors import UserError
 
+ESTIMATOR = "noise_param.estimator.net."  # state keys of a per-image level estimator
+
 LAST_CKPT = "last.ckpt"
 
 
@@ -43,7 +45,8 @@ def _quiet_lightning() -> None:
 def init_weights(module, source: str, loaded=None) -> None:
     """Warm start or fine-tune from a model's weights (`source`, or its module if `loaded`)."""
     # The denoising network must match (method, channels, covariance) and be no wider. A
-    # narrower one is widened so that it computes the same function (nets/widen.py). The noise
+    # narrower one is widened so that it computes the same function (nets/widen.py); a gray
+    # one is laid out for colour input (nets/gray_to_color.py). The noise
     # model and how its level is found may differ: a known-σ model can warm-start a per-image
     # σ model, whose level estimator then starts fresh (its own zero-initialised head).
     from medenoise.inference.resolve import model_path
@@ -51,9 +54,10 @@ def init_weights(module, source: str, loaded=None) -> None:
 
     init = loaded if loaded is not None else load_module(model_path(source))
     theirs, ours = init.model_config, module.model_config
+    colour = theirs.channels == 1 < ours.channels
     for key in ("method", "channels", "width", "covariance"):
         if getattr(theirs, key) != getattr(ours, key) and not (
-            key == "width" and theirs.width < ours.width
+            (key == "width" and theirs.width < ours.width) or (key == "channels" and colour)
         ):
             raise UserError(
                 f"--init model has {key}={getattr(theirs, key)!r} but this run "
@@ -62,6 +66,13 @@ def init_weights(module, source: str, loaded=None) -> None:
             )
     mine = module.state_dict()
     state = {k: v for k, v in init.state_dict().items() if k.startswith("net.") or k in mine}
+    if colour:
+        state = _coloured(state, mine, ours, theirs.width)
+        print(
+            f"--init {source}: gray network laid out for {ours.channels} channels (same "
+            "function on a gray image in every channel)",
+            file=sys.stderr,
+        )
     if theirs.width < ours.width:
         state = _widened(state, mine, module, theirs.width)
         print(
@@ -78,22 +89,42 @@ def init_weights(module, source: str, loaded=None) -> None:
         print(f"--init {source}: network loaded; fresh: {', '.join(fresh)}", file=sys.stderr)
 
 
+def _coloured(state: dict, mine: dict, ours, width: int) -> dict:
+    """`state` of a gray model of `width` laid out for this run's `ours.channels` input
+    channels (still at `width`: widening, if any, comes next)."""
+    from medenoise.methods import build_method
+    from medenoise.nets.gray_to_color import color_state
+
+    if width != ours.width:  # the fresh rows come from a colour net of the gray one's width
+        mine = build_method(ours.model_copy(update={"width": width})).state_dict()
+    prefixes = ("net.", ESTIMATOR)
+    kept = [p for p in prefixes if any(k.startswith(p) for k in state)]
+    coloured = color_state(
+        state, mine, channels=ours.channels, covariance=ours.covariance, prefixes=tuple(kept)
+    )
+    # the rest (a learned global level) carries over where its shape fits
+    return coloured | {k: v for k, v in state.items() if k in mine and k not in coloured
+                       and mine[k].shape == v.shape and not k.startswith(prefixes)}  # fmt: skip
+
+
 def _widened(state: dict, mine: dict, module, old_width: int) -> dict:
-    """`state` with its denoising network embedded into this run's wider one."""
+    """`state` with its denoising network (and level estimator, if any) embedded into this
+    run's wider ones."""
     from medenoise.nets.blindspot import BlindSpotUNet
     from medenoise.nets.widen import widen_state
 
-    net = {k: v for k, v in state.items() if k.startswith("net.")}
-    wide = widen_state(
-        net,
-        mine,
-        channels=module.model_config.channels,
-        old_width=old_width,
-        new_width=module.model_config.width,
-        blind=isinstance(module.net, BlindSpotUNet),
-        out_channels=module.net.out_channels,
-    )
-    return {k: v for k, v in state.items() if not k.startswith("net.")} | wide
+    cfg = module.model_config
+    nets = [("net.", isinstance(module.net, BlindSpotUNet), module.net.out_channels)]
+    if any(k.startswith(ESTIMATOR) for k in state):
+        nets.append((ESTIMATOR, False, module.noise_param.estimator.net.out_channels))
+    wide: dict = {}
+    for prefix, blind, out_channels in nets:
+        narrow = {k: v for k, v in state.items() if k.startswith(prefix)}
+        wide |= widen_state(
+            narrow, mine, channels=cfg.channels, old_width=old_width, new_width=cfg.width,
+            blind=blind, out_channels=out_channels, prefix=prefix,
+        )  # fmt: skip
+    return {k: v for k, v in state.items() if not k.startswith(("net.", ESTIMATOR))} | wide
 
 
 def keep_history(outdir: Path) -> None:

@@ -220,3 +220,44 @@ def test_rgb_files_with_gray_models_and_baselines_render_crops(tmp_path):
     base = tmp_path / "out" / "results" / "g25"
     assert np.load(base / "bm3d.0.npy").shape == (64, 64, 1)
     assert (tmp_path / "out" / "figures" / "crops_0_g25.png").is_file()
+
+
+def test_a_warm_budget_starts_variants_from_their_warm_init(tmp_path, data):
+    from medenoise.eval.study import StudyRun
+
+    study = dict(
+        STUDY,
+        budgets={
+            "small": STUDY["budgets"]["small"],
+            "warm": {"steps": 10, "warm_start": True, "warm_lr": 5e-5, "scratch_steps_scale": 3},
+        },
+        variants=[
+            {"name": "n2c", "method": "n2c", "width": 8},
+            {"name": "ssdn", "method": "ssdn", "warm_init": "ssdn-med-gray"},
+            {"name": "tuned", "method": "ssdn", "init": "ssdn", "steps_scale": 0.5},
+        ],
+        evaluations=[STUDY["evaluations"][1]],
+        figures={},
+    )
+    path = write_study(tmp_path, study)
+    parsed = load_study(path)
+
+    def config(budget, name):
+        run = StudyRun(parsed, path, tmp_path / budget, budget, data)
+        return run.train_config(parsed.variant(name))
+
+    warm = config("warm", "ssdn")
+    assert (warm.init, warm.optim.lr, warm.optim.steps) == ("ssdn-med-gray", 5e-5, 10)
+    scratch = config("warm", "n2c")  # no zoo start: from scratch, longer, default rate
+    assert (scratch.init, scratch.optim.steps) == (None, 30)
+    assert scratch.optim.lr == type(warm.optim).model_fields["lr"].default
+    tuned = config("warm", "tuned")  # an earlier variant's run still wins over warm_init
+    assert tuned.init.endswith("ssdn/model.safetensors") and tuned.optim.steps == 5
+    small = config("small", "ssdn")  # other budgets ignore warm_init
+    assert small.init is None and small.optim.steps == 3
+
+
+def test_warm_init_on_a_baseline_is_refused(tmp_path):
+    variants = [{"name": "b", "baseline": "bm3d", "warm_init": "ssdn-med-gray"}]
+    with pytest.raises(UserError, match="warm_init is for a variant that trains"):
+        load_study(write_study(tmp_path, {**STUDY, "variants": variants}))

@@ -73,9 +73,13 @@ class StudyRun:
         from medenoise.config import TrainConfig
 
         b: Budget = self.budget
-        init = None
+        init, lr, scale = None, None, v.steps_scale
         if v.init:
             init = str(self.run_dir(self.study.variant(v.init)) / "model.safetensors")
+        elif b.warm_start and v.warm_init:
+            init, lr = v.warm_init, b.warm_lr
+        elif b.warm_start:
+            scale *= b.scratch_steps_scale
         clean = v.data_kind == "clean"
         return TrainConfig(
             model=v.network(),
@@ -85,7 +89,8 @@ class StudyRun:
                 data_kind=v.data_kind, layout=v.layout, patch=b.patch, batch_size=b.batch_size,
                 min_patch_mean=v.min_patch_mean, value_range=v.value_range,
             ),
-            optim=dict(steps=max(1, round(b.steps * v.steps_scale)), seed=v.seed),
+            optim=dict(steps=max(1, round(b.steps * scale)), seed=v.seed)
+            | ({"lr": lr} if lr else {}),
             trainer=dict(
                 val_every=b.val_every, checkpoint_every=b.checkpoint_every,
                 accelerator="gpu" if self.device.startswith("cuda") else "cpu",

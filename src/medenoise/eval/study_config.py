@@ -29,6 +29,12 @@ class Budget(_Strict):
     val_every: int = 500
     checkpoint_every: int = 250
     eval_images: int | None = None  # at most this many images per evaluation (None: all)
+    # a warm-start preset: variants with a `warm_init` start from that model at `warm_lr`
+    # (default: the training default), the rest train from scratch for scratch_steps_scale ×
+    # steps (a plain U-Net step costs about a quarter of a blind-spot one)
+    warm_start: bool = False
+    warm_lr: float | None = Field(None, gt=0)
+    scratch_steps_scale: float = Field(1.0, gt=0)
 
 
 class Variant(ModelConfig):
@@ -46,6 +52,7 @@ class Variant(ModelConfig):
     data_kind: Literal["clean", "noisy"] = "clean"
     layout: Literal["files", "fmd"] = "files"
     init: str | None = None  # name of an earlier variant to fine-tune from
+    warm_init: str | None = None  # zoo name or model file it starts from under a warm budget
     steps_scale: float = Field(1.0, gt=0)  # fraction of the budget's steps (fine-tuning)
     min_patch_mean: float = 0.0
     value_range: tuple[float, float] | None = None  # LO, HI of the training files' values
@@ -153,6 +160,8 @@ class Study(_Strict):
         for i, v in enumerate(self.variants):
             if v.init and v.init not in names[:i]:
                 raise ValueError(f"variant {v.name}: init {v.init} is not an earlier variant")
+            if v.warm_init and not v.trained:
+                raise ValueError(f"variant {v.name}: warm_init is for a variant that trains")
             if v.trained and not (v.data or self.train_data):
                 raise ValueError(f"variant {v.name}: no training data (data or train_data)")
         refs = [(e.name, e.variants) for e in self.evaluations]
