@@ -104,3 +104,38 @@ def start_at_level(module, target: tuple[float, ...] | None) -> str | None:
 def start_at_data_level(module, planes: list[np.ndarray]) -> str | None:
     """`start_at_level` at the median level measured on `planes`."""
     return start_at_level(module, common_level(data_levels(module, planes)))
+
+
+def start_at_training_level(module, planes: list[np.ndarray], data_kind: str, seed: int):
+    """A warm start whose learned global level is fresh starts it at the level measured on
+    its noisy training data (clean planes get the run's synthetic noise first, drawn from
+    their own generator so the training stream is unchanged); returns it in words or None.
+    Fresh, θ = 0 means σ ≈ 0.02, and a short fine-tune moves θ about its rate per step."""
+    import torch
+
+    if not module.learns_global_level or not planes:
+        return None
+    if torch.any(module.noise_param.theta != 0):  # loaded from the warm start: kept
+        return None
+    picks = np.linspace(0, len(planes) - 1, min(len(planes), MAX_PLANES)).round().astype(int)
+    noisy = []
+    gen = torch.Generator().manual_seed(seed)
+    for i in sorted(set(picks.tolist())):
+        plane = _centre(planes[i], MEASURED_SIDE)
+        if data_kind == "clean":
+            clean = torch.from_numpy(np.ascontiguousarray(plane.transpose(2, 0, 1)))[None]
+            y, _ = module.noise.sample(clean.to(torch.float32), gen)
+            plane = y[0].numpy().transpose(1, 2, 0)
+        noisy.append(np.ascontiguousarray(plane, dtype=np.float32))
+    return start_at_data_level(module, noisy)
+
+
+MEASURED_SIDE = 512
+"""Side of the centre crop of each plane `start_at_training_level` measures."""
+
+
+def _centre(plane: np.ndarray, side: int) -> np.ndarray:
+    """The centre side×side crop of an (H, W, C) plane (all of a smaller side)."""
+    h, w = plane.shape[:2]
+    top, left = max(0, (h - side) // 2), max(0, (w - side) // 2)
+    return plane[top : top + side, left : left + side]

@@ -180,6 +180,7 @@ class OptimConfig(_Strict):
 
     steps: int = Field(10_000, ge=1)
     lr: float = Field(3e-4, gt=0)
+    level_lr: float | None = Field(None, gt=0)  # rate of a learned global level (default: lr)
     rampup: float = Field(0.1, ge=0, le=1)
     rampdown: float = Field(0.3, ge=0, le=1)
     seed: int = 0

@@ -329,6 +329,8 @@ def run_training(
     module = as_trainable(module)
     if datamodule is None:
         datamodule = FolderDataModule(cfg)  # bad data fail here, before the run folder exists
+    if cfg.init and not resume:
+        _start_fresh_level(cfg, module, datamodule)
     outdir.mkdir(parents=True, exist_ok=True)
     cfg.to_yaml(outdir / "config.yaml")
     stop = GracefulStop(last)
@@ -356,6 +358,21 @@ def run_training(
     if stop.step is not None and stop.step < cfg.optim.steps:
         raise TrainingInterrupted(stop.signum, stop.step, cfg.optim.steps, last)
     return save_product(trainer, module, outdir)
+
+
+def _start_fresh_level(cfg: TrainConfig, module, datamodule) -> None:
+    """A warm start's fresh learned global level starts at the one measured on its data."""
+    from medenoise.adaptation_level import start_at_training_level
+
+    level = start_at_training_level(
+        module, datamodule.train_planes, cfg.dataset.data_kind, cfg.optim.seed
+    )
+    if level:
+        print(
+            f"--init {cfg.init}: the learned noise level starts at the one measured on the "
+            f"noisy training data, {level}",
+            file=sys.stderr,
+        )
 
 
 def save_product(trainer, module, outdir: Path) -> Path:

@@ -229,7 +229,13 @@ def test_a_warm_budget_starts_variants_from_their_warm_init(tmp_path, data):
         STUDY,
         budgets={
             "small": STUDY["budgets"]["small"],
-            "warm": {"steps": 10, "warm_start": True, "warm_lr": 5e-5, "scratch_steps_scale": 3},
+            "warm": {
+                "steps": 10,
+                "warm_start": True,
+                "warm_lr": 5e-5,
+                "level_lr": 0.01,
+                "scratch_steps_scale": 3,
+            },
         },
         variants=[
             {"name": "n2c", "method": "n2c", "width": 8},
@@ -248,6 +254,7 @@ def test_a_warm_budget_starts_variants_from_their_warm_init(tmp_path, data):
 
     warm = config("warm", "ssdn")
     assert (warm.init, warm.optim.lr, warm.optim.steps) == ("ssdn-med-gray", 5e-5, 10)
+    assert warm.optim.level_lr == 0.01
     scratch = config("warm", "n2c")  # no zoo start: from scratch, longer, default rate
     assert (scratch.init, scratch.optim.steps) == (None, 30)
     assert scratch.optim.lr == type(warm.optim).model_fields["lr"].default

@@ -144,3 +144,45 @@ def test_level_from_synthesis_teaches_the_estimator_the_level_and_likelihood_doe
         finals[supervised] = m.noise_param(y).mean().item()
     assert abs(finals[True] - 0.12) < 0.02, finals
     assert abs(finals[False] - 0.12) > 0.03, finals
+
+
+def test_a_learned_global_level_gets_its_own_rate_when_given(tmp_path):
+    from medenoise.config import TrainConfig
+    from medenoise.methods.training import as_trainable
+
+    def groups(**optim):
+        module = as_trainable(
+            build_method(ModelConfig(method="ssdn", width=8, noise_param="global"))
+        )
+        module.train_config = TrainConfig(
+            model={"method": "ssdn", "width": 8, "noise_param": "global"},
+            dataset={"data": [str(tmp_path)]},
+            optim={"steps": 10, "lr": 1e-4, **optim},
+        )
+        opt = module.configure_optimizers()["optimizer"]
+        return [(g["initial_lr"], sum(p.numel() for p in g["params"])) for g in opt.param_groups]
+
+    total = sum(p.numel() for p in build_method(ModelConfig(width=8)).parameters()) + 1
+    assert groups() == [(1e-4, total)]  # one rate for all, as before
+    assert groups(level_lr=0.01) == [(1e-4, total - 1), (0.01, 1)]  # θ alone at its rate
+
+
+def test_a_fresh_global_level_starts_at_the_level_measured_on_the_training_data():
+    from medenoise.adaptation_level import start_at_training_level
+
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:128, 0:128]
+    planes = [
+        (0.5 + 0.3 * np.sin(xx / (5 + k)) * np.cos(yy / 7))[..., None].astype(np.float32)
+        for k in range(3)
+    ]
+    module = build_method(
+        ModelConfig(method="ssdn", width=8, noise="gaussian:30", noise_param="global")
+    )
+    said = start_at_training_level(module, planes, "clean", seed=0)
+    sigma = float(module.noise.map_learned(module.noise_param.theta.detach()[None].double())[0, 0])
+    assert said and abs(sigma * 255 - 30) < 2  # fresh: σ = softplus(−4) + 1e-3 ≈ 5/255
+    noisy = [p + rng.normal(0, 10 / 255, p.shape).astype(np.float32) for p in planes]
+    assert start_at_training_level(module, noisy, "noisy", seed=0) is None  # θ set: kept
+    known = build_method(ModelConfig(method="ssdn", width=8, noise="gaussian:30"))
+    assert start_at_training_level(known, planes, "clean", seed=0) is None

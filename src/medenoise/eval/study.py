@@ -89,7 +89,7 @@ class StudyRun:
                 data_kind=v.data_kind, layout=v.layout, patch=b.patch, batch_size=b.batch_size,
                 min_patch_mean=v.min_patch_mean, value_range=v.value_range,
             ),
-            optim=dict(steps=max(1, round(b.steps * scale)), seed=v.seed)
+            optim=dict(steps=max(1, round(b.steps * scale)), seed=v.seed, level_lr=b.level_lr)
             | ({"lr": lr} if lr else {}),
             trainer=dict(
                 val_every=b.val_every, checkpoint_every=b.checkpoint_every,

@@ -34,6 +34,7 @@ class Budget(_Strict):
     # steps (a plain U-Net step costs about a quarter of a blind-spot one)
     warm_start: bool = False
     warm_lr: float | None = Field(None, gt=0)
+    level_lr: float | None = Field(None, gt=0)  # a learned global level's rate (optim.level_lr)
     scratch_steps_scale: float = Field(1.0, gt=0)
 
 

@@ -53,7 +53,16 @@ class TrainingHooks:
     def configure_optimizers(self):
         cfg = self.train_config.optim if self.train_config else None
         lr = cfg.lr if cfg else 3e-4
-        opt = torch.optim.Adam(self.parameters(), lr=lr, betas=(0.9, 0.99))
+        # a learned global level is one scalar θ per parameter that may have to travel a few
+        # units (σ = softplus(θ − 4)); a short fine-tune at a network's small rate never
+        # gets it there, so it may have a rate of its own
+        level = [p for n, p in self.named_parameters() if n == "noise_param.theta"]
+        if cfg is not None and cfg.level_lr and level:
+            rest = [p for n, p in self.named_parameters() if n != "noise_param.theta"]
+            groups = [{"params": rest}, {"params": level, "lr": cfg.level_lr}]
+        else:
+            groups = [{"params": list(self.parameters())}]
+        opt = torch.optim.Adam(groups, lr=lr, betas=(0.9, 0.99))
         if cfg is None:
             return opt
         sched = torch.optim.lr_scheduler.LambdaLR(
