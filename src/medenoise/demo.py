@@ -1,5 +1,5 @@
 """`medenoise demo`: a real MRI and a real CT slice, noised, denoised by the shipped SSDN
-model and by BM3D, scored and shown; then SSDN fine-tuned on the noisy images alone.
+model and by BM3D, scored and shown; then SSDN fine-tuned on each noisy image alone.
 
 The model is the medical one, `ssdn-med-gray` (trained on medical slices, never on these two
 images); an install whose zoo lacks it falls back to the photo model `ssdn-gauss25-gray`.

@@ -55,13 +55,13 @@ def demo(
         ),
     ] = None,
     finetune_steps: Annotated[
-        int, typer.Option(help="Self-supervised fine-tuning steps on the noisy images.")
+        int, typer.Option(help="Self-supervised fine-tuning steps on each noisy image.")
     ] = 40,
     as_json: Json = False,
 ) -> None:
     """Denoise a real MRI slice (matplotlib's s1045) and CT slice (pydicom's CT_small) with
     Gaussian σ=25 noise (seed 0) by the shipped SSDN model and by BM3D, then fine-tune SSDN on
-    the noisy images alone; prints PSNR/SSIM/time and writes images and comparison.png."""
+    each noisy image alone; prints PSNR/SSIM/time and writes images and comparison.png."""
     import sys
 
     from medenoise.demo import default_model, run_demo
@@ -90,6 +90,6 @@ def demo(
         )
     typer.echo(
         f"fine-tuned {result['finetune_steps']} steps in {result['finetune_seconds']} s "
-        "on the noisy images only (no clean reference)"
+        "on each noisy image only (no clean reference)"
     )
     typer.echo(f"images and comparison.png written to {out}")
