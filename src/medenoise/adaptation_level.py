@@ -15,6 +15,8 @@ MAX_PLANES = 16
 """Planes measured at most (evenly spread over the data)."""
 MIN_FIT = 0.5
 """Least R² of a plane's variance-vs-intensity line for its Poisson-Gaussian fit to count."""
+MEASURED_SIDE = 512
+"""Largest side of the centre crop of each plane `start_at_training_level` measures."""
 
 
 def plane_level(noise_kind: str, plane: np.ndarray) -> tuple[float, ...] | None:
@@ -30,11 +32,16 @@ def plane_level(noise_kind: str, plane: np.ndarray) -> tuple[float, ...] | None:
     return None
 
 
+def _spread(count: int) -> list[int]:
+    """Indices of at most `MAX_PLANES` planes evenly spread over `count`."""
+    picks = np.linspace(0, count - 1, min(count, MAX_PLANES)).round().astype(int)
+    return sorted(set(picks.tolist()))
+
+
 def plane_levels(noise_kind: str, planes: list[np.ndarray]) -> list | None:
     """Each plane's noise parameters (the median of the measured ones for planes beyond
     `MAX_PLANES` or whose fit fails), or None when no plane gives a usable measurement."""
-    picks = np.linspace(0, len(planes) - 1, min(len(planes), MAX_PLANES)).round().astype(int)
-    found = {int(i): plane_level(noise_kind, planes[i]) for i in sorted(set(picks.tolist()))}
+    found = {i: plane_level(noise_kind, planes[i]) for i in _spread(len(planes))}
     usable = [v for v in found.values() if v is not None]
     if not usable:
         return None
@@ -117,25 +124,15 @@ def start_at_training_level(module, planes: list[np.ndarray], data_kind: str, se
         return None
     if torch.any(module.noise_param.theta != 0):  # loaded from the warm start: kept
         return None
-    picks = np.linspace(0, len(planes) - 1, min(len(planes), MAX_PLANES)).round().astype(int)
+    from medenoise.data.patches import center_square
+
     noisy = []
     gen = torch.Generator().manual_seed(seed)
-    for i in sorted(set(picks.tolist())):
-        plane = _centre(planes[i], MEASURED_SIDE)
+    for i in _spread(len(planes)):
+        plane = center_square(planes[i], MEASURED_SIDE)
         if data_kind == "clean":
             clean = torch.from_numpy(np.ascontiguousarray(plane.transpose(2, 0, 1)))[None]
             y, _ = module.noise.sample(clean.to(torch.float32), gen)
             plane = y[0].numpy().transpose(1, 2, 0)
         noisy.append(np.ascontiguousarray(plane, dtype=np.float32))
     return start_at_data_level(module, noisy)
-
-
-MEASURED_SIDE = 512
-"""Side of the centre crop of each plane `start_at_training_level` measures."""
-
-
-def _centre(plane: np.ndarray, side: int) -> np.ndarray:
-    """The centre side×side crop of an (H, W, C) plane (all of a smaller side)."""
-    h, w = plane.shape[:2]
-    top, left = max(0, (h - side) // 2), max(0, (w - side) // 2)
-    return plane[top : top + side, left : left + side]
