@@ -128,16 +128,13 @@ def prior_mean(den, planes: np.ndarray) -> np.ndarray:
     import torch
 
     from medenoise.inference.padding import pad_reflect, padded_size
-    from medenoise.noise.likelihood import prior_from_head
+    from medenoise.inference.prior_mean import network_prior_mean
 
-    module = den.module
-    s, h, w, c = planes.shape
+    h, w = planes.shape[1:3]
     ph, pw = padded_size(h, w, True)
     x = torch.from_numpy(np.ascontiguousarray(pad_reflect(planes, ph, pw).transpose(0, 3, 1, 2)))
     with torch.inference_mode():
-        out = module.net(x.to(den.device)).float()
-        if not module.mu_only:
-            out = prior_from_head(out, c, module.model_config.covariance).mu
+        out = network_prior_mean(den.module, x.to(den.device)).float()
     return out[:, :, :h, :w].permute(0, 2, 3, 1).cpu().numpy()
 
 

@@ -268,3 +268,67 @@ def test_warm_init_on_a_baseline_is_refused(tmp_path):
     variants = [{"name": "b", "baseline": "bm3d", "warm_init": "ssdn-med-gray"}]
     with pytest.raises(UserError, match="warm_init is for a variant that trains"):
         load_study(write_study(tmp_path, {**STUDY, "variants": variants}))
+
+
+def test_a_prior_of_row_scores_the_named_networks_mu_without_training(tmp_path, data):
+    study = dict(
+        STUDY,
+        variants=[
+            {"name": "ssdn", "method": "ssdn", "noise": "gaussian:25", "width": 8},
+            {"name": "ssdn-mu-only", "prior_of": "ssdn"},
+        ],
+        evaluations=[dict(STUDY["evaluations"][0], variants=["ssdn", "ssdn-mu-only"])],
+        figures={},
+    )
+    out = tmp_path / "out"
+    run_study(write_study(tmp_path, study), out, "small", log=lambda m: None)
+    assert not (out / "runs" / "ssdn-mu-only").exists()  # nothing trained for the μ row
+    folder = out / "results" / "g25"
+    post, mu = (json.loads((folder / f"{n}.json").read_text()) for n in ("ssdn", "ssdn-mu-only"))
+    assert mu["model"] == post["model"]
+    assert mu["mean"]["psnr"] != post["mean"]["psnr"]
+
+
+@pytest.mark.parametrize(
+    "variants, message",
+    [
+        ([{"name": "m", "prior_of": "s"}], "not an earlier variant"),
+        ([{"name": "s", "method": "n2c"}, {"name": "m", "prior_of": "s"}], "SSDN with a posterior"),
+        (
+            [{"name": "s", "method": "ssdn", "covariance": "mu"}, {"name": "m", "prior_of": "s"}],
+            "SSDN with a posterior",
+        ),
+        ([{"name": "m", "prior_of": "s", "baseline": "bm3d"}], "exactly one of"),
+    ],
+)
+def test_a_bad_prior_of_is_refused(tmp_path, variants, message):
+    with pytest.raises(UserError, match=message):
+        load_study(write_study(tmp_path, {**STUDY, "variants": variants, "evaluations": []}))
+
+
+def test_an_rgb_model_on_gray_images_gets_an_own_noise_draw_per_channel(
+    tmp_path, data, tiny_model_file, monkeypatch
+):
+    # synthetic noise is drawn as an RGB model is trained on gray data (three looks); real
+    # noise can only be repeated, so FMD planes stay gray for evaluate's gray-in-RGB path
+    from medenoise.eval.study import StudyRun
+
+    model = tiny_model_file("n2c", channels=3)
+    variants = [{"name": "rgb", "model": str(model)}]
+    evaluations = [dict(STUDY["evaluations"][0], variants=["rgb"]), STUDY["evaluations"][1]]
+    study = {**STUDY, "variants": variants, "evaluations": evaluations, "figures": {}}
+    path = write_study(tmp_path, study)
+    parsed = load_study(path)
+    run = StudyRun(parsed, path, tmp_path / "out", "small", data)
+    asked, samples = [], run.samples
+    monkeypatch.setattr(run, "samples", lambda e, c: asked.append(c) or samples(e, c))
+    result = run.evaluate(parsed.variant("rgb"), parsed.evaluations[0])
+    assert asked == [3] and len(result["images"]) == 2
+    synthetic, fmd = (next(e for e in parsed.evaluations if e.name == n) for n in ("g25", "raw"))
+    rgb = next(iter(run.samples(synthetic, 3)))
+    assert rgb.noisy.shape[-1] == 3 and rgb.clean.shape[-1] == 3
+    np.testing.assert_array_equal(rgb.clean[..., 0], rgb.clean[..., 2])
+    assert np.abs(rgb.noisy[..., 0] - rgb.noisy[..., 2]).mean() > 0.05  # independent draws
+    gray = next(iter(run.samples(synthetic, 1)))
+    np.testing.assert_array_equal(gray.clean[..., 0], rgb.clean[..., 0])
+    assert next(iter(run.samples(fmd, 3))).noisy.shape[-1] == 1

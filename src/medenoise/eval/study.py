@@ -104,6 +104,8 @@ class StudyRun:
             return v.baseline
         if v.model:
             return v.model
+        if v.prior_of:  # the μ-only row scores the named variant's network
+            return self.model_path(self.study.variant(v.prior_of))
         run = self.run_dir(v)
         path = run / "model.safetensors"
         if path.is_file():
@@ -126,13 +128,18 @@ class StudyRun:
         return min(caps) if caps else None
 
     def samples(self, e: Evaluation, channels: int | None):
+        """The evaluation's images for a model of `channels` channels. Synthetic noise is
+        drawn on the image as the model takes it: a gray image in every channel of an RGB
+        model, each channel with its own draw, as the model was trained. Real noise cannot be
+        drawn again: an RGB model gets the gray noisy plane repeated (`evaluate`)."""
         from medenoise.eval import samples as S
 
         n = self.limit(e)
+        gray_only = 1 if channels == 1 else None  # real data: gray models see gray planes
         if e.fmd:
-            stream = S.fmd_samples(self.data(e.fmd), e.avg, channels, e.fov or None, n)
+            stream = S.fmd_samples(self.data(e.fmd), e.avg, gray_only, e.fov or None, n)
         elif e.noisy:
-            stream = S.paired_samples(self.data(e.noisy), self.data(e.clean), channels)
+            stream = S.paired_samples(self.data(e.noisy), self.data(e.clean), gray_only)
         else:
             stream = S.synthetic_samples(self.data(e.clean), e.noise, channels, e.seed, e.repeats)
         return itertools.islice(stream, n)
@@ -147,10 +154,14 @@ class StudyRun:
         from medenoise.eval.evaluate import evaluate
 
         denoiser = load_model(self.model_path(v), self.device)
+        if v.prior_of:
+            from medenoise.inference.prior_mean import prior_mean_denoiser
+
+            denoiser = prior_mean_denoiser(denoiser)
         model_channels = getattr(denoiser.config, "channels", None)
         if v.baseline:  # a baseline sees the data as the variant says (default gray), like
             model_channels = v.channels  # the gray models it is compared with
-        channels = 1 if model_channels == 1 else None
+        channels = model_channels if model_channels in (1, 3) else None
         keep = self.keep_images(e)
         folder.mkdir(parents=True, exist_ok=True)
         counter = itertools.count()

@@ -49,6 +49,7 @@ class Variant(ModelConfig):
     label: str | None = None  # shown in tables and figures (default: name)
     baseline: Literal["bm3d", "vst-bm3d", "nlm", "identity"] | None = None
     model: str | None = None  # existing model file or zoo name: evaluate only
+    prior_of: str | None = None  # an earlier SSDN variant: its network's prior mean μ alone
     data: list[str] = Field(default_factory=list)  # default: the study's train_data
     data_kind: Literal["clean", "noisy"] = "clean"
     layout: Literal["files", "fmd"] = "files"
@@ -62,9 +63,11 @@ class Variant(ModelConfig):
 
     @model_validator(mode="after")
     def _one_kind(self) -> Variant:
-        kinds = [k for k in (self.method, self.baseline, self.model) if k is not None]
-        if len(kinds) != 1:
-            raise ValueError(f"variant {self.name}: give exactly one of method, baseline, model")
+        kinds = [self.method, self.baseline, self.model, self.prior_of]
+        if sum(k is not None for k in kinds) != 1:
+            raise ValueError(
+                f"variant {self.name}: give exactly one of method, baseline, model, prior_of"
+            )
         return self
 
     @property
@@ -161,6 +164,8 @@ class Study(_Strict):
         for i, v in enumerate(self.variants):
             if v.init and v.init not in names[:i]:
                 raise ValueError(f"variant {v.name}: init {v.init} is not an earlier variant")
+            if v.prior_of:
+                _check_prior_of(v, self.variants[:i])
             if v.warm_init and not v.trained:
                 raise ValueError(f"variant {v.name}: warm_init is for a variant that trains")
             if v.trained and not (v.data or self.train_data):
@@ -186,6 +191,17 @@ class Study(_Strict):
         """Variants scored in this evaluation, in study order."""
         wanted = set(evaluation.variants or [v.name for v in self.variants])
         return [v for v in self.variants if v.name in wanted]
+
+
+def _check_prior_of(v: Variant, earlier: list[Variant]) -> None:
+    """A μ-only row names an earlier variant that trains an SSDN network with a posterior."""
+    source = next((e for e in earlier if e.name == v.prior_of), None)
+    if source is None:
+        raise ValueError(f"variant {v.name}: prior_of {v.prior_of} is not an earlier variant")
+    if source.method != "ssdn" or source.covariance == "mu":
+        raise ValueError(
+            f"variant {v.name}: prior_of {v.prior_of} must train SSDN with a posterior"
+        )
 
 
 def load_study(path: str | Path) -> Study:

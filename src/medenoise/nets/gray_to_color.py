@@ -7,8 +7,11 @@ image skip of the last decoder block see the image; each gray input weight is sp
 over the C channels, so replicated gray input gives exactly the gray activations. Outputs:
 every per-channel output copies its gray row. For SSDN's full covariance the prior is
 Σ = T Tᵀ with T upper-triangular; setting T's last column to the gray prior std s (every
-entry) gives s²·11ᵀ, the gray prior of C identical channels, and the other entries of T keep
-their fresh init so they can learn (at zero their gradient would vanish).
+entry) gives s²·11ᵀ, the gray prior of C identical channels. The other entries of T start at
+FRESH_T_SCALE of their fresh init: at full scale they add per-channel variance as large as the
+image range to Σ, the prior then says the channels differ, and the posterior stops pooling the
+C noisy looks of each pixel; at zero their gradient would vanish (Σ is quadratic in T), while
+Adam's step does not shrink with a small gradient, so a small start still learns.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from medenoise.nets.unet import DEPTH
 
 IMAGE_INPUTS = ("trunk.enc0.0.conv", f"trunk.dec.{DEPTH - 1}.0.conv")  # convs that see the image
 OUTPUT = "head.2.conv"  # the last 1×1 conv of both heads (plain and blind-spot)
+FRESH_T_SCALE = 0.01  # start of the covariance factor T's entries outside its last column
 
 
 def head_row_sources(gray_rows: int, channels: int, covariance: str | None) -> list[int | None]:
@@ -40,11 +44,14 @@ def _split_inputs(weight: torch.Tensor, channels: int) -> torch.Tensor:
 
 
 def _map_rows(gray: torch.Tensor, fresh: torch.Tensor, sources: list[int | None]) -> torch.Tensor:
-    """`fresh` (the C-channel init) with each sourced row replaced by its gray row."""
+    """`fresh` (the C-channel init) with each sourced row replaced by its gray row and each
+    unsourced one (a fresh entry of T) scaled by FRESH_T_SCALE."""
     out = fresh.clone()
     for row, src in enumerate(sources):
         if src is not None:
             out[row] = gray[src].to(out.dtype)
+        else:
+            out[row] = out[row] * FRESH_T_SCALE
     return out
 
 
