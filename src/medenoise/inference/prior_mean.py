@@ -11,8 +11,7 @@ from __future__ import annotations
 import torch
 
 from medenoise.errors import UserError
-from medenoise.inference.options import Precision
-from medenoise.inference.runners import to_device
+from medenoise.inference.runners import TorchRunner, to_device
 
 
 def network_prior_mean(module, x: torch.Tensor) -> torch.Tensor:
@@ -25,14 +24,9 @@ def network_prior_mean(module, x: torch.Tensor) -> torch.Tensor:
     return prior_from_head(out, module.model_config.channels, module.model_config.covariance).mu
 
 
-class PriorMeanRunner:
-    """The Denoiser's network call, returning the prior mean μ instead of the posterior mean
-    (eager PyTorch, channels_last, optional bf16 autocast like TorchRunner)."""
-
-    def __init__(self, module, device: str | torch.device = "cpu", precision=Precision.FP32):
-        self.module = module.to(memory_format=torch.channels_last)
-        self.device = torch.device(device)
-        self.bf16 = Precision.parse(precision) is Precision.BF16
+class PriorMeanRunner(TorchRunner):
+    """TorchRunner's network call (eager PyTorch, channels_last, optional bf16 autocast),
+    returning the prior mean μ instead of the posterior mean."""
 
     def run(self, x: torch.Tensor, params: torch.Tensor | None) -> torch.Tensor:
         """μ of a padded (N, C, S, S) batch, float32 on `device`; `params` are not needed."""
