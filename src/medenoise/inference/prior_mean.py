@@ -3,7 +3,7 @@
 SSDN's blind-spot network predicts, from each pixel's neighbours only, a Gaussian prior
 N(μ, Σ) over the clean value; the denoised value is the posterior mean, which combines that
 prior with the noisy pixel itself through the noise model. Scoring μ on its own measures
-what the posterior adds (the SSDN paper's "μ only" rows, where it costs several dB).
+what the posterior adds (the SSDN paper's "μ only" ablation).
 """
 
 from __future__ import annotations

@@ -8,9 +8,9 @@ over the C channels, so replicated gray input gives exactly the gray activations
 every per-channel output copies its gray row. For SSDN's full covariance the prior is
 Σ = T Tᵀ with T upper-triangular; setting T's last column to the gray prior std s (every
 entry) gives s²·11ᵀ, the gray prior of C identical channels. The other entries of T start at
-FRESH_T_SCALE of their fresh init: at full scale they add per-channel variance as large as the
-image range to Σ, the prior then says the channels differ, and the posterior stops pooling the
-C noisy looks of each pixel; at zero their gradient would vanish (Σ is quadratic in T), while
+FRESH_T_SCALE of their fresh init: at full scale they add per-channel variance of their own
+to Σ, the prior then says the channels differ, and the posterior stops pooling the C noisy
+looks of each pixel; at zero their gradient would vanish (Σ is quadratic in T), while
 Adam's step does not shrink with a small gradient, so a small start still learns.
 """
 
