@@ -158,10 +158,9 @@ class StudyRun:
             from medenoise.inference.prior_mean import prior_mean_denoiser
 
             denoiser = prior_mean_denoiser(denoiser)
-        model_channels = getattr(denoiser.config, "channels", None)
+        channels = getattr(denoiser.config, "channels", None)
         if v.baseline:  # a baseline sees the data as the variant says (default gray), like
-            model_channels = v.channels  # the gray models it is compared with
-        channels = model_channels if model_channels in (1, 3) else None
+            channels = v.channels  # the gray models it is compared with
         keep = self.keep_images(e)
         folder.mkdir(parents=True, exist_ok=True)
         counter = itertools.count()
