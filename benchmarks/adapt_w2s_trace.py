@@ -40,7 +40,7 @@ def main(work: Path, steps: int = 40, crop: int = 128) -> None:
     clean = [_read(work / "clean" / f.name) for f in files]
     torch.manual_seed(0)
     m = load_network(resolve_model("ssdn-pg-fmd", False))
-    train, tiles, owners = split_heldout(noisy, 64)
+    train, tiles, owners, _ = split_heldout(noisy, 64)
     levels = plane_levels("pg", noisy)
     level = common_level(levels)
     own = sure_measure(m, [levels[k] for k in owners])

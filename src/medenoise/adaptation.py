@@ -20,7 +20,10 @@ from medenoise.errors import UserError
 
 ADAPTABLE = ("ssdn", "n2v")
 DEFAULT_LR = 1e-4
-"""The demo's rate: 40 steps of 4×64² fine-tune an MRI slice (numbers in BENCHMARKS.md)."""
+"""Rate of adaptation by the likelihood (numbers in BENCHMARKS.md)."""
+SURE_LR = 3e-5
+"""Rate of adaptation by SURE: at 1e-4 the held-out SURE of the demo's MRI slice did not
+improve in 100 steps; at 3e-5 it did (numbers in BENCHMARKS.md)."""
 
 
 def load_adaptable(model: str, trust_pickle: bool = False):
@@ -42,8 +45,11 @@ def load_adaptable(model: str, trust_pickle: bool = False):
     return module, ref.default_ensemble
 
 
-def adapt_config(module, model: str, steps: int, *, noise, value_range, lr, seed, options):
-    """The adaptation run's TrainConfig: 4×64² noisy patches, no warm-up, a half-run ramp-down."""
+def adapt_config(
+    module, model: str, steps: int, *, noise, value_range, lr, seed, options, objective
+):
+    """The adaptation run's TrainConfig: 4×64² noisy patches, no warm-up, a half-run ramp-down,
+    trained by `objective` (SURE where the data's noise level is known or measured)."""
     # `noise`: the data's level for a model that takes a known one (its training level
     # otherwise, also for `measured`: the planes' levels differ, and one run trains at one)
     from medenoise.config import TrainConfig, validated
@@ -69,24 +75,28 @@ def adapt_config(module, model: str, steps: int, *, noise, value_range, lr, seed
     accelerator, devices = parse_device(options.device)
     run = dict(
         model=fields, data_kind="noisy", value_range=value_range, init=model,
-        steps=steps, batch_size=4, patch=64, lr=lr, rampup=0.0, rampdown=0.5, seed=seed,
+        steps=steps, batch_size=4, patch=64, rampup=0.0, rampdown=0.5, seed=seed,
         checkpoint_every=steps, val_every=steps, accelerator=accelerator, devices=devices,
-        precision=options.precision.value,
+        precision=options.precision.value, objective=objective,
+        lr=lr if lr is not None else SURE_LR if objective == "sure" else DEFAULT_LR,
     )  # fmt: skip
     return validated(TrainConfig, run, "--adapt")
 
 
 def adapted_module(module, model: str, planes: list, steps: int, *, progress: bool, **run):
     """(module, outcome in words): `module` (of `model`) fine-tuned `steps` steps on the noisy
-    float32 `planes`, or left as it was when the held-out loss says adaptation did not help."""
+    float32 `planes`, or left as it was when the held-out measure says adaptation did not help."""
     # a known-level model told the data's level trains a module for that level, given its weights
     from medenoise.adaptation_guard import guard_callback, split_heldout
-    from medenoise.adaptation_level import common_level, data_levels, start_at_level
+    from medenoise.adaptation_level import common_level, start_at_level, sure_levels
+    from medenoise.adaptation_sure import sure_measure
     from medenoise.data.datamodule import PlanesDataModule
     from medenoise.methods.training import as_trainable
     from medenoise.train import build_module, fit_in_memory, init_weights, record_training
 
-    cfg = adapt_config(module, model, steps, **run)
+    measured = sure_levels(module, planes, run["noise"])  # per plane, the data's own level
+    objective = "sure" if measured and sure_measure(module, measured) else "likelihood"
+    cfg = adapt_config(module, model, steps, objective=objective, **run)
     if cfg.model.model_copy(update={"training": {}}) != module.model_config.model_copy(
         update={"training": {}}
     ):
@@ -96,19 +106,20 @@ def adapted_module(module, model: str, planes: list, steps: int, *, progress: bo
     record_training(cfg)
     module = as_trainable(module)  # the guard and the Trainer hold this very module
     module.model_config, module.train_config = cfg.model, cfg
-    train, tiles, owners = split_heldout(planes, cfg.dataset.patch)
-    levels = data_levels(module, planes)  # per plane; the model starts at their median
-    guard = _guard(module, tiles, steps, [levels[k] for k in owners] if levels else None)
-    level = start_at_level(module, common_level(levels))
+    train, tiles, owners, pieces_of = split_heldout(planes, cfg.dataset.patch)
+    guard = _guard(module, tiles, steps, [measured[k] for k in owners] if measured else None)
+    level = start_at_level(module, common_level(measured) if module.learns_global_level else None)
     if progress:
         print(
             f"adapting {model} to {len(planes)} noisy plane(s): {steps} self-supervised steps"
+            f" ({'SURE' if objective == 'sure' else 'likelihood'})"
             + (f"; noise level set to the data's, {level}" if level else ""),
             file=sys.stderr,
             flush=True,
         )
     callbacks = [guard_callback(guard)] if guard is not None else None
-    data = PlanesDataModule(cfg, planes=train)
+    levels = [measured[k] for k in pieces_of] if measured and objective == "sure" else None
+    data = PlanesDataModule(cfg, planes=train, levels=levels)
     module = fit_in_memory(cfg, module, data, progress=progress, callbacks=callbacks)
     outcome = guard.finish(module, steps) if guard is not None else "unchecked"
     return module, outcome
@@ -139,7 +150,7 @@ def adapt_denoiser(
     options,
     noise: str | None = None,
     value_range: tuple[float, float] | None = None,
-    lr: float = DEFAULT_LR,
+    lr: float | None = None,
     trust_pickle: bool = False,
     progress: bool = True,
 ):
@@ -161,7 +172,7 @@ def adapt(
     steps: int,
     *,
     noise: str | None = None,
-    lr: float = DEFAULT_LR,
+    lr: float | None = None,
     seed: int = 0,
     device: str = "cpu",
     precision: str = "32",

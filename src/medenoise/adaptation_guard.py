@@ -32,10 +32,11 @@ SEED = 1_000_003
 """Seed of the loss's own randomness (Noise2Void's masks) on the held-out tiles."""
 
 
-def split_heldout(planes: list[np.ndarray], patch: int) -> tuple[list, list, list[int]]:
-    """(training pieces, held-out patch×patch tiles, the plane index of each tile) of
-    (H, W, C) planes; no tiles when the data hold fewer than two bands."""
-    train, held, owners, band_no = [], [], [], 0
+def split_heldout(planes: list[np.ndarray], patch: int) -> tuple[list, list, list[int], list[int]]:
+    """(training pieces, held-out patch×patch tiles, the plane index of each tile, the plane
+    index of each training piece) of (H, W, C) planes; no tiles when the data hold fewer than
+    two bands."""
+    train, held, owners, pieces_of, band_no = [], [], [], [], 0
     for k, plane in enumerate(planes):
         h = plane.shape[0]
         band = patch if h >= 2 * patch else max(1, h // 2)
@@ -46,6 +47,7 @@ def split_heldout(planes: list[np.ndarray], patch: int) -> tuple[list, list, lis
             if band_no % HOLD_EVERY == 1:
                 if top > kept_from:
                     train.append(plane[kept_from:top])
+                    pieces_of.append(k)
                 kept_from = bottom
                 tiles = _tiles(plane[top:bottom], patch)
                 held.extend(tiles)
@@ -53,13 +55,14 @@ def split_heldout(planes: list[np.ndarray], patch: int) -> tuple[list, list, lis
             band_no += 1
         if kept_from < h:
             train.append(plane[kept_from:])
+            pieces_of.append(k)
     if not held or not train:
-        return list(planes), [], []
+        return list(planes), [], [], list(range(len(planes)))
     if len(held) > MAX_TILES:
         keep = np.linspace(0, len(held) - 1, MAX_TILES).round().astype(int)
         held, owners = [held[i] for i in keep], [owners[i] for i in keep]
     train = [np.ascontiguousarray(p) for p in train]
-    return train, [np.ascontiguousarray(t) for t in held], owners
+    return train, [np.ascontiguousarray(t) for t in held], owners, pieces_of
 
 
 def _tiles(strip: np.ndarray, patch: int) -> list[np.ndarray]:

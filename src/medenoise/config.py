@@ -142,36 +142,34 @@ _Extent = Annotated[int, Field(ge=0, le=8)]
 class MethodOptions(_Strict):
     """Knobs of one method's training loss (ignored by the others)."""
 
-    # SSDN per-image level on synthetic noise (clean data): the prior trains with the true
-    # level and the estimator learns it by squared log error. The paper's joint likelihood
-    # leaves a Gaussian σ weakly identifiable (σ² and the prior variance add up): from a warm
-    # start σ̂ settled at 0.4× the true σ (Set12 crops, 1,000 steps). Noisy data: the paper's.
+    # SSDN per-image level on synthetic noise (clean data): the prior trains with the true level
+    # and the estimator learns it by squared log error (the joint likelihood leaves σ weakly
+    # identifiable: σ² and the prior variance add up). Noisy data: the paper's.
     level_from_synthesis: bool = False
     # SSDN per-image Gaussian level on real noisy data: the same, with the level measured on
     # each noisy patch (noise/measured_level.py) in place of the synthesised one
     level_from_measurement: bool = False
     # SSDN with a learned level: train only the level (global θ or per-image estimator) for
-    # the first N steps, so a warm-started prior net does not absorb the noise into Σ_x before
-    # the fresh estimator has learned anything (frozen, σ̂ tracked σ within ~25 steps).
+    # the first N steps, so a warm-started prior net does not absorb the noise into Σ_x first
     freeze_net_steps: int = Field(0, ge=0)
     # SSDN, learned level, real noisy data: stop training the level after N steps (0: never),
     # so the prior's variance cannot go on absorbing the noise while σ̂ drifts down
     freeze_level_after: int = Field(0, ge=0)
-    # SSDN on real data with cut-off ends (CT air at −1024 HU): pixels at or next to the
-    # range's ends leave the likelihood (noise/likelihood.py unclipped_weight)
+    # SSDN on real data with cut-off ends (CT air at −1024 HU): pixels at or next to the range's
+    # ends leave the likelihood (noise/likelihood.py unclipped_weight)
     ignore_clipped: bool = False
     # SSDN over a level range: weight each pixel's NLL by its σ_y (detached), so the noisiest
-    # patches, whose μ-gradient is ~σ_y⁻¹, teach the prior as much per step as the cleanest
-    # (noise/likelihood.py level_balance_weight); the per-pixel optimum is unchanged
+    # patches teach the prior as much per step as the cleanest (likelihood.level_balance_weight)
     balance_noise_levels: bool = False
     # Noise2Void: fraction of pixels masked per patch (the N2V paper's 64 per 64² patch)
     n2v_fraction: float = Field(1.0 / 64.0, gt=0, le=0.25)
     # Noise2Void with correlated noise: (rows, columns) half-extent of a structured blind spot
-    # (structN2V); (0, 0) is plain N2V. medenoise.correlated.struct_extent gives it from the
-    # inspector's measured correlation.
+    # (structN2V); (0, 0) is plain N2V (correlated.struct_extent: from the measured correlation)
     n2v_struct: tuple[_Extent, _Extent] = (0, 0)
-    # student on clean data: noisy copies synthesised per image, each denoised once by the
-    # teacher (whole image, so the target has all its context) and kept in memory
+    # SSDN on real noisy data (`--adapt`): "sure" trains by Stein's unbiased estimate of the
+    # posterior mean's squared error (noise/sure.py) in place of the likelihood
+    objective: Literal["likelihood", "sure"] = "likelihood"
+    # student: noisy copies per clean image, each denoised once (whole) by the teacher
     realizations: int = Field(4, ge=1)
 
 
@@ -278,6 +276,7 @@ class TrainConfig(_Strict):
         """Reject option combinations that cannot train, before any data are read."""
         from medenoise.noise import make_noise_model
         from medenoise.noise.correlated import blind_spot_refusal
+        from medenoise.noise.sure import sure_refusal
 
         model, data = self.model, self.dataset
         noise = make_noise_model(model.noise)
@@ -317,6 +316,8 @@ class TrainConfig(_Strict):
             ssdn and noise.kind == "gaussian" and model.noise_param == "per-image"
         ):
             raise ValueError("--level-from-measurement teaches a per-image Gaussian SSDN level")
+        if self.method_options.objective == "sure" and (why := sure_refusal(model, data.data_kind)):
+            raise ValueError(why)
         if model.method == "n2c" and data.data_kind != "clean":
             raise ValueError("n2c is supervised: it needs clean training images")
         if plain and model.noise_param != "known":

@@ -79,7 +79,7 @@ def run_demo(
             t0 = time.perf_counter()
             outs[label] = (d.denoise(y, spec), time.perf_counter() - t0)
         panels[name] = outs
-    tuned, tune_s = finetune(model, noisy, finetune_steps, seed, log, den.ensemble)
+    tuned, tune_s = finetune(model, noisy, finetune_steps, seed, log, den.ensemble, spec)
     for name, clean in images.items():
         t0 = time.perf_counter()
         panels[name]["SSDN fine-tuned"] = (
@@ -116,11 +116,18 @@ def run_demo(
 
 
 def finetune(
-    model: str, noisy: dict[str, np.ndarray], steps: int, seed: int, log, ensemble: bool = False
+    model: str,
+    noisy: dict[str, np.ndarray],
+    steps: int,
+    seed: int,
+    log,
+    ensemble: bool = False,
+    noise: str | None = None,
 ) -> tuple[dict, float]:
     """({image: SSDN fine-tuned on that noisy image alone}, seconds): self-supervised, no
     clean image used; each denoises with `model`'s self-ensemble setting, so the gain is like
-    for like. The adaptation's held-out guard keeps the model unadapted for an image where
+    for like. Told the images' noise level (`noise`), it trains by SURE, the estimate of its
+    own output's error. The held-out guard keeps the model unadapted for an image where
     fine-tuning does not help."""
     from medenoise.adaptation import adapt
 
@@ -129,7 +136,7 @@ def finetune(
     log(f"fine-tuning {model} on each noisy image alone: {steps} steps")
     t0 = time.perf_counter()
     tuned = {
-        name: adapt(model, [image], steps, seed=seed, ensemble=ensemble)
+        name: adapt(model, [image], steps, noise=noise, seed=seed, ensemble=ensemble)
         for name, image in noisy.items()
     }
     return tuned, time.perf_counter() - t0

@@ -76,7 +76,7 @@ def test_guard_needs_the_gain_to_exceed_the_tiles_noise():
 
 def test_held_out_rows_are_never_in_the_training_pieces():
     planes = [np.arange(512 * 96, dtype=np.float32).reshape(512, 96, 1) + 1e6 * i for i in range(3)]
-    train, tiles, owners = split_heldout(planes, 64)
+    train, tiles, owners, pieces_of = split_heldout(planes, 64)
     seen = set(np.concatenate([p.ravel() for p in train]).tolist())
     held = set(np.concatenate([t.ravel() for t in tiles]).tolist())
     assert tiles and not seen & held
@@ -89,13 +89,16 @@ def test_held_out_rows_are_never_in_the_training_pieces():
     assert all(np.array_equal(a, b) for a, b in zip(tiles, again, strict=True))
     for tile, k in zip(tiles, owners, strict=True):  # each tile knows its plane
         assert tile.min() >= 1e6 * k and tile.max() < 1e6 * (k + 1)
+    assert len(pieces_of) == len(train) and set(pieces_of) == {0, 1, 2}
+    for piece, k in zip(train, pieces_of, strict=True):  # so does each training piece
+        assert piece.min() >= 1e6 * k and piece.max() < 1e6 * (k + 1)
 
 
 def test_small_planes_still_hold_out_half_and_a_single_row_holds_out_nothing():
-    train, tiles, _ = split_heldout([np.ones((40, 40, 1), np.float32)], 64)
+    train, tiles, _, _ = split_heldout([np.ones((40, 40, 1), np.float32)], 64)
     assert [p.shape[0] for p in train] == [20] and tiles and tiles[0].shape == (64, 64, 1)
-    train, tiles, _ = split_heldout([np.ones((1, 40, 1), np.float32)], 64)
-    assert tiles == [] and len(train) == 1
+    train, tiles, _, pieces_of = split_heldout([np.ones((1, 40, 1), np.float32)], 64)
+    assert tiles == [] and len(train) == 1 and pieces_of == [0]
 
 
 def test_adapt_that_diverges_returns_the_unadapted_weights(tmp_path, capsys):
@@ -135,7 +138,7 @@ def test_learned_level_starts_at_the_level_measured_on_the_data():
 @pytest.mark.parametrize("channels", [1, 3])
 def test_sure_gain_is_the_posterior_means_derivative_in_its_own_pixel(channels):
     """The blind spot keeps μ_x and Σ_x blind to y_i, so ∂x̂_i/∂y_i is the closed form."""
-    from medenoise.adaptation_sure import posterior_and_gain
+    from medenoise.noise.sure import posterior_and_gain
 
     module = make_tiny_model("ssdn", channels=channels).double()
     y = torch.rand(
@@ -156,7 +159,8 @@ def test_sure_gain_is_the_posterior_means_derivative_in_its_own_pixel(channels):
 def test_sure_estimates_the_denoised_tiles_error_without_the_clean_image():
     from skimage import data as skdata
 
-    from medenoise.adaptation_sure import posterior_and_gain, sure_measure
+    from medenoise.adaptation_sure import sure_measure
+    from medenoise.noise.sure import posterior_and_gain
 
     module = make_tiny_model("ssdn")  # Gaussian σ = 25, known
     clean = skdata.camera()[:256, :256].astype(np.float32) / 255

@@ -252,9 +252,10 @@ AdaptSteps = Annotated[
     ),
 ]
 AdaptLr = Annotated[
-    float,
+    float | None,
     typer.Option(
-        help="Learning rate of --adapt: flat, then down to 0 over the second half.",
+        help="Learning rate of --adapt: flat, then down to 0 over the second half "
+        "[default: 3e-5 when it trains by SURE, else 1e-4].",
         rich_help_panel=ADAPT,
     ),
 ]

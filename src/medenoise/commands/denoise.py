@@ -64,7 +64,7 @@ def denoise(
     verbose: Verbose = False,
     shard: Shard = None,
     adapt: AdaptSteps = 0,
-    adapt_lr: AdaptLr = 1e-4,
+    adapt_lr: AdaptLr = None,
     pd: PixelShuffle = None,
 ) -> None:
     """Denoise images with a trained model; writes each result into the output folder."""

@@ -200,7 +200,7 @@ def evaluate(
     precision: PrecisionOpt = "32",
     device: DeviceOpt = "cpu",
     adapt: AdaptSteps = 0,
-    adapt_lr: AdaptLr = 1e-4,
+    adapt_lr: AdaptLr = None,
     pd: PixelShuffle = None,
 ) -> None:
     """Evaluate denoisers (help text: EVALUATE_HELP)."""

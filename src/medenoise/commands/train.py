@@ -65,6 +65,10 @@ OPTIONS: dict[str, tuple[Any, tuple[str, ...], str]] = {
     "level_from_synthesis": (bool, ("--level-from-synthesis/--level-from-likelihood",),
                              "SSDN per-image level on synthetic noise: learn it from the "
                              "true level."),
+    "objective": (str, (), "SSDN on real noisy data: likelihood (of the noisy pixel), or sure "
+                  "(the estimated error of its own output; needs the data's level: a known "
+                  "one, or Gaussian noise measured per patch). Fine-tuning only: from "
+                  "scratch SURE stalls at the identity."),
     "balance_noise_levels": (bool, ("--balance-noise-levels/--no-balance-noise-levels",),
                              "SSDN over a level range: weight the NLL by σ_y so high noise "
                              "trains as fast."),
@@ -86,6 +90,7 @@ CHOICES = {
     "data_kind": "clean|noisy",
     "layout": "files|fmd",
     "precision": "32|bf16",
+    "objective": "likelihood|sure",
 }
 # --help panels: the config section each option sets (a test keeps them equal to the config's)
 PANELS = {
@@ -95,7 +100,7 @@ PANELS = {
               "pd_stride"),
     "Method options": ("n2v_fraction", "freeze_net_steps", "freeze_level_after",
                        "ignore_clipped", "level_from_synthesis", "level_from_measurement",
-                       "balance_noise_levels"),
+                       "balance_noise_levels", "objective"),
     "Optimiser": ("steps", "lr", "seed"),
     "Run and hardware": ("checkpoint_every", "val_every", "init", "accelerator", "devices",
                          "num_nodes", "strategy", "precision", "compile"),

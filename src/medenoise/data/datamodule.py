@@ -32,7 +32,8 @@ class PlanesDataModule(L.LightningDataModule):
     """Random patches from float32 (H, W, C) planes in memory (or groups for real pairs)."""
 
     # clean data get fresh synthetic noise in the method's training step, noisy data are used
-    # as they are; `val_set`: clean validation crops, or None to skip validation
+    # as they are; `val_set`: clean validation crops, or None to skip validation; `levels`:
+    # each plane's measured noise parameters, given with its patches
 
     def __init__(
         self,
@@ -40,10 +41,12 @@ class PlanesDataModule(L.LightningDataModule):
         planes: list[np.ndarray] | None = None,
         groups: list[list[np.ndarray]] | None = None,
         val_set: ValidationSet | None = None,
+        levels: list | None = None,
     ):
         super().__init__()
         self.cfg = cfg
         self.train_planes, self.train_groups = planes or [], groups or []
+        self.levels = levels
         self.val_set = val_set
 
     def train_dataloader(self) -> DataLoader:
@@ -63,7 +66,9 @@ class PlanesDataModule(L.LightningDataModule):
         if self.train_groups:
             ds = PairPatchDataset(self.train_groups, crop, length, **stream)
         else:
-            ds = PatchDataset(self.train_planes, crop, length, key=key, **stream)
+            ds = PatchDataset(
+                self.train_planes, crop, length, key=key, levels=self.levels, **stream
+            )
         return DataLoader(
             ds,
             batch_size=data.batch_size,

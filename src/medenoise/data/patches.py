@@ -84,6 +84,7 @@ class PatchDataset(Dataset):
     Patches whose mean is below `min_mean` are redrawn (up to 20 times) so X-ray and MRI
     training does not waste steps on black background. `key` names the batch entry:
     "clean" for clean data (noise is added by the method), "noisy" for real noisy data.
+    `levels`: each plane's measured noise parameters, given with its patches as "level".
     """
 
     def __init__(
@@ -95,9 +96,13 @@ class PatchDataset(Dataset):
         key: str = "clean",
         min_mean: float = 0.0,
         offset: int = 0,
+        levels: list | None = None,
     ):
         if not planes:
             raise UserError("no training images")
+        if levels is not None and len(levels) != len(planes):
+            raise ValueError(f"{len(levels)} levels for {len(planes)} planes")
+        self.levels = levels
         self.planes = [reflect_to_min_size(p, patch) for p in planes]
         self.patch, self.length, self.seed = patch, length, seed
         self.key, self.min_mean, self.offset = key, min_mean, offset
@@ -112,17 +117,20 @@ class PatchDataset(Dataset):
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         rng = np.random.default_rng((self.seed, index + self.offset))
         for _ in range(MAX_REJECTIONS):
-            crop = self._draw(rng)
+            k, crop = self._draw(rng)
             if crop.mean() >= self.min_mean:
                 break
-        return {self.key: torch.from_numpy(np.ascontiguousarray(crop.transpose(2, 0, 1)))}
+        item = {self.key: torch.from_numpy(np.ascontiguousarray(crop.transpose(2, 0, 1)))}
+        if self.levels is not None:
+            item["level"] = torch.tensor(self.levels[k], dtype=torch.float64)
+        return item
 
-    def _draw(self, rng: np.random.Generator) -> np.ndarray:
-        img = self.planes[int(rng.integers(len(self.planes)))]
-        p = self.patch
+    def _draw(self, rng: np.random.Generator) -> tuple[int, np.ndarray]:
+        k = int(rng.integers(len(self.planes)))
+        img, p = self.planes[k], self.patch
         y = int(rng.integers(img.shape[0] - p + 1))
         x = int(rng.integers(img.shape[1] - p + 1))
-        return img[y : y + p, x : x + p]
+        return k, img[y : y + p, x : x + p]
 
 
 def center_square(a: np.ndarray, limit: int, multiple: int = 32) -> np.ndarray:

@@ -79,6 +79,11 @@ class SSDN(DenoisingMethod):
         return bool(wanted and true is not None and self.noise_param.mode == "per-image")
 
     def training_loss(self, batch):
+        options = self.train_config.method_options if self.train_config else None
+        if options and options.objective == "sure":
+            from medenoise.noise.sure import sure_training_loss
+
+            return sure_training_loss(self, batch)
         y = batch["noisy"]
         with torch.no_grad() if self.net_frozen else contextlib.nullcontext():
             out = self.train_net(y)
@@ -87,7 +92,6 @@ class SSDN(DenoisingMethod):
         c = self.model_config.channels
         prior = prior_from_head(out, c, self.model_config.covariance)
         true = batch.get("params")
-        options = self.train_config.method_options if self.train_config else None
         if true is None and options and options.level_from_measurement:
             true = self._measured_level(y)
         params = self.noise_param(y, true)

@@ -1,0 +1,91 @@
+"""Stein's unbiased risk estimate (SURE) of SSDN's posterior-mean error: a measure of the
+*denoised* value that needs no clean image, used to score held-out tiles and as the loss of
+fine-tuning on the very noisy images to denoise.
+
+For y = x + n with noise variance σ², E‖x̂ − x‖² = E[‖x̂ − y‖² − σ² + 2σ² ∂x̂/∂y] per pixel.
+SSDN's blind-spot prior does not see the pixel it predicts, so the posterior mean depends on
+y_i only through its explicit term and ∂x̂_i/∂y_i = [(Σ_x⁻¹ + Σ_n⁻¹)⁻¹ Σ_n⁻¹]_ii in closed
+form: the estimate is exact per pixel and costs one forward pass. It is exact for Gaussian
+noise; for signal-dependent noise σ² is taken at μ_x (first order).
+
+The likelihood that SSDN trains by scores how well the model predicts the noisy pixel; fine-
+tuned by it on the image to denoise, a well-matched model does not improve its output.
+Minimising SURE on that image tunes the output itself (its prior's spread, the level it
+estimates, the details it keeps) for that image, with no clean reference.
+"""
+
+from __future__ import annotations
+
+import torch
+
+EPS = 1e-6  # as in the posterior mean: keeps the covariances invertible
+
+
+def posterior_and_gain(module, y, net_out=None):
+    """(posterior mean x̂ (N,C,H,W), ∂x̂_c/∂y_c (N,C,H,W), μ_x) of an SSDN module on y, at
+    the level the module itself uses (its known, learned or estimated one); `net_out`: the
+    network's output on y when already computed."""
+    from medenoise.noise.likelihood import posterior_mean, prior_from_head
+
+    c = module.model_config.channels
+    out = module.net(y) if net_out is None else net_out
+    prior = prior_from_head(out, c, module.model_config.covariance)
+    var_n = module.noise.variance(prior.mu, module.noise_param(y, None))
+    x = posterior_mean(y, prior, var_n)
+    if prior.diagonal:
+        var_x, vn = prior.cov + EPS, var_n + EPS
+        return x, var_x / (var_x + vn), prior.mu
+    eye = EPS * torch.eye(c, dtype=prior.cov.dtype, device=prior.cov.device)
+    inv_x = torch.linalg.inv(prior.cov + eye)
+    inv_n = torch.diag_embed(1.0 / (var_n.permute(0, 2, 3, 1) + EPS))
+    jac = torch.linalg.solve(inv_x + inv_n + eye, inv_n)
+    return x, torch.diagonal(jac, dim1=-2, dim2=-1).permute(0, 3, 1, 2), prior.mu
+
+
+def sure_risk(x, y, noise_variance, gain):
+    """Per-pixel SURE of the estimate x of the clean image behind y: (x − y)² − σ² + 2σ²·gain."""
+    return (x - y.to(x.dtype)) ** 2 - noise_variance + 2.0 * noise_variance * gain
+
+
+def sure_refusal(model, data_kind: str) -> str | None:
+    """Why a run cannot train by SURE (None: it can): SURE scores the plain Gaussian posterior
+    mean of an SSDN model on real noisy data."""
+    if model.method != "ssdn" or model.covariance == "mu":
+        return "objective sure scores SSDN's posterior mean: use method ssdn, covariance full/diag"
+    if data_kind != "noisy":
+        return "objective sure tunes a model on real noisy data: set data_kind to noisy"
+    if model.noise.startswith("rician") or model.clip is not None or model.quant_levels:
+        return "objective sure needs the plain posterior mean: no rician, clip or quant_levels"
+    if model.pd_stride > 1:
+        return "objective sure runs at full resolution: use pd_stride 1"
+    return None
+
+
+def data_variance(method, batch, mu):
+    """The noise variance SURE takes for each patch (at intensity μ_x): the level its plane
+    was measured at (`level` in the batch), else the model's known level, else (Gaussian) the
+    level measured on the patch itself. It is the data's, never the one the model is tuning."""
+    from medenoise.errors import UserError
+    from medenoise.noise.measured_level import haar_level
+
+    level = batch.get("level")
+    if level is None and method.noise_param.mode == "known":
+        level = method.noise.fixed_params(mu.shape[0])
+    if level is None and method.noise.kind == "gaussian":
+        level = haar_level(batch["noisy"])
+        if level.isnan().any():
+            raise UserError("objective sure: a patch too cut off at the range ends to measure")
+    if level is None:
+        raise UserError(
+            f"objective sure needs the data's {method.noise.kind} level: give a known one"
+        )
+    level = level.to(device=mu.device, dtype=torch.float64)
+    return method.noise.variance(mu.detach(), level)
+
+
+def sure_training_loss(method, batch):
+    """SSDN's SURE objective on a batch of real noisy patches: the mean per-pixel risk."""
+    y = batch["noisy"]
+    x, gain, mu = posterior_and_gain(method, y, net_out=method.train_net(y))
+    risk = sure_risk(x, y, data_variance(method, batch, mu), gain)
+    return risk.mean().float(), {"sure": risk.detach().mean().float()}
