@@ -91,10 +91,12 @@ def adapted_module(module, model: str, planes: list, steps: int, *, progress: bo
     from medenoise.adaptation_level import common_level, start_at_level, sure_levels
     from medenoise.adaptation_sure import sure_measure
     from medenoise.data.datamodule import PlanesDataModule
+    from medenoise.inference.measured_level import MEASURED
     from medenoise.methods.training import as_trainable
     from medenoise.train import build_module, fit_in_memory, init_weights, record_training
 
-    measured = sure_levels(module, planes, run["noise"])  # per plane, the data's own level
+    given = None if run["noise"] == MEASURED else run["noise"]
+    measured = sure_levels(module, planes, given)  # per plane, the data's own level
     objective = "sure" if measured and sure_measure(module, measured) else "likelihood"
     cfg = adapt_config(module, model, steps, objective=objective, **run)
     if cfg.model.model_copy(update={"training": {}}) != module.model_config.model_copy(
@@ -108,6 +110,13 @@ def adapted_module(module, model: str, planes: list, steps: int, *, progress: bo
     module.model_config, module.train_config = cfg.model, cfg
     train, tiles, owners, pieces_of = split_heldout(planes, cfg.dataset.patch)
     guard = _guard(module, tiles, steps, [measured[k] for k in owners] if measured else None)
+    if objective == "sure" and guard is not None and guard.reference.mean() < 0:
+        # a mean squared error cannot be negative: SURE at this level says it is too high,
+        # and SURE with too high a level rewards smoothing away detail
+        print(f"not adapting {model}: at the noise level it was given, the held-out SURE risk "
+              f"is negative ({guard.reference.mean():.3g}), so that level is above the noise "
+              "in these images", file=sys.stderr)  # fmt: skip
+        return module, "not adapted: noise level above the data's"
     level = start_at_level(module, common_level(measured) if module.learns_global_level else None)
     if progress:
         print(

@@ -89,19 +89,19 @@ def data_levels(module, planes: list[np.ndarray]) -> list | None:
 
 def sure_levels(module, planes: list[np.ndarray], noise: str | None) -> list | None:
     """Each plane's noise parameters for training by SURE, which needs the data's own level:
-    the level the user gave (`noise`, one fixed level of the model's kind), else for a model
-    with a learned global level the one measured on each plane; None: do not train by SURE.
+    the level the user gave (`noise`, a spec: one fixed level of the model's kind), else for
+    a model with a learned global level the one measured on each plane; None: do not train
+    by SURE.
 
     SURE is only as right as its level (its bias is −δ(1 − 2·gain) for a variance off by δ):
-    the 7 % high σ measured on the demo's MRI slice made 40 SURE steps lose 0.3 dB. The
-    per-plane Poisson-Gaussian fit on widefield data is close enough to gain, and one
-    learned level cannot fit planes whose gain spans 8×."""
-    from medenoise.inference.measured_level import MEASURED
+    with the σ measured on the demo's MRI slice, 7 % high, SURE steps smoothed away detail
+    (BENCHMARKS.md). The per-plane Poisson-Gaussian fit on widefield data is close enough to
+    gain, and one learned level cannot fit planes whose gain spans 8×."""
     from medenoise.noise import make_noise_model
 
     if getattr(module, "mu_only", True):
         return None
-    if noise is not None and noise != MEASURED:
+    if noise is not None:
         given = make_noise_model(noise)
         if given.kind == module.noise.kind and given.spec.is_fixed:
             return [tuple(float(v) for v in given.fixed_params(1)[0])] * len(planes)

@@ -156,3 +156,24 @@ def test_adapt_records_the_objective_it_trained_by(tmp_path, noise, objective):
     run = tuned.module.train_config
     assert run.method_options.objective == objective
     assert run.optim.lr == (3e-5 if objective == "sure" else 1e-4)
+
+
+def test_adapt_refuses_a_level_whose_held_out_sure_is_negative(tmp_path, capsys):
+    """A squared error cannot be negative: told 4× the noise there is, the adaptation says
+    so and leaves the weights as they were, rather than learn to smooth."""
+    from medenoise.adaptation import adapt
+    from medenoise.modelfile import save_model
+
+    _, noisy = _noisy_camera(side=256)
+    torch.manual_seed(0)  # a prior the likelihood taught, so the posterior shrinks
+    model = _with_run(make_tiny_model("ssdn"), objective="likelihood").train()
+    _fit(model, torch.from_numpy(noisy[:128, :128])[None, None], 60, 3e-3)
+    path = save_model(model.eval(), tmp_path / "m.st")
+    tuned = adapt(str(path), [noisy], 2, noise="gaussian:100")
+    assert "not adapted: noise level above the data's" in tuned.source
+    assert "held-out SURE risk is negative" in capsys.readouterr().err
+    before = model.state_dict()
+    after = tuned.module.state_dict()
+    assert all(torch.equal(before[k], after[k].to(before[k].dtype)) for k in before)
+    kept = adapt(str(path), [noisy], 2, noise="gaussian:25")  # the true level: it trains
+    assert "not adapted" not in kept.source
