@@ -113,9 +113,9 @@ def adapted_module(module, model: str, planes: list, steps: int, *, progress: bo
     if objective == "sure" and guard is not None and guard.reference.mean() < 0:
         # a mean squared error cannot be negative: SURE at this level says it is too high,
         # and SURE with too high a level rewards smoothing away detail
-        print(f"not adapting {model}: at the noise level it was given, the held-out SURE risk "
-              f"is negative ({guard.reference.mean():.3g}), so that level is above the noise "
-              "in these images", file=sys.stderr)  # fmt: skip
+        print(f"not adapting {model}: at the noise level {'given' if given else 'measured'}, "
+              f"the held-out SURE risk is negative ({guard.reference.mean():.3g}), so that "
+              "level is above the noise in these images", file=sys.stderr)  # fmt: skip
         return module, "not adapted: noise level above the data's"
     level = start_at_level(module, common_level(measured) if module.learns_global_level else None)
     if progress:
