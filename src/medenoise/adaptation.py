@@ -89,15 +89,18 @@ def adapted_module(module, model: str, planes: list, steps: int, *, progress: bo
     # a known-level model told the data's level trains a module for that level, given its weights
     from medenoise.adaptation_guard import guard_callback, split_heldout
     from medenoise.adaptation_level import common_level, start_at_level, sure_levels
-    from medenoise.adaptation_sure import sure_measure
     from medenoise.data.datamodule import PlanesDataModule
     from medenoise.inference.measured_level import MEASURED
     from medenoise.methods.training import as_trainable
+    from medenoise.noise.sure import sure_refusal
     from medenoise.train import build_module, fit_in_memory, init_weights, record_training
 
     given = None if run["noise"] == MEASURED else run["noise"]
     measured = sure_levels(module, planes, given)  # per plane, the data's own level
-    objective = "sure" if measured and sure_measure(module, measured) else "likelihood"
+    # SURE where the level is trustworthy and it can score the model's posterior mean (not
+    # for clipped, Rician or pixel-shuffle models: those keep the likelihood)
+    sure = measured and sure_refusal(module.model_config, "noisy") is None
+    objective = "sure" if sure else "likelihood"
     cfg = adapt_config(module, model, steps, objective=objective, **run)
     if cfg.model.model_copy(update={"training": {}}) != module.model_config.model_copy(
         update={"training": {}}

@@ -177,3 +177,15 @@ def test_adapt_refuses_a_level_whose_held_out_sure_is_negative(tmp_path, capsys)
     assert all(torch.equal(before[k], after[k].to(before[k].dtype)) for k in before)
     kept = adapt(str(path), [noisy], 2, noise="gaussian:25")  # the true level: it trains
     assert "not adapted" not in kept.source
+
+
+def test_adapt_keeps_the_likelihood_for_a_model_sure_cannot_score(tmp_path):
+    """Given a level, a clipped-data model (its posterior is not the plain Gaussian one SURE
+    scores) still adapts, by the likelihood, rather than failing on the objective."""
+    from medenoise.adaptation import adapt
+    from medenoise.modelfile import save_model
+
+    _, noisy = _noisy_camera()
+    path = save_model(make_tiny_model("ssdn", clip=(0.0, 1.0)), tmp_path / "m.st")
+    tuned = adapt(str(path), [noisy.clip(0, 1)], 2, noise="gaussian:25")
+    assert tuned.module.train_config.method_options.objective == "likelihood"
