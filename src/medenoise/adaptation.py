@@ -88,11 +88,16 @@ def adapted_module(module, model: str, planes: list, steps: int, *, progress: bo
     float32 `planes`, or left as it was when the held-out measure says adaptation did not help."""
     # a known-level model told the data's level trains a module for that level, given its weights
     from medenoise.adaptation_guard import guard_callback, split_heldout
-    from medenoise.adaptation_level import common_level, start_at_level, sure_levels
+    from medenoise.adaptation_level import (
+        common_level,
+        start_at_level,
+        sure_correlation,
+        sure_levels,
+    )
     from medenoise.data.datamodule import PlanesDataModule
     from medenoise.inference.measured_level import MEASURED
     from medenoise.methods.training import as_trainable
-    from medenoise.noise.sure import sure_refusal
+    from medenoise.noise.sure import neighbour_kernel, sure_refusal
     from medenoise.train import build_module, fit_in_memory, init_weights, record_training
 
     given = None if run["noise"] == MEASURED else run["noise"]
@@ -111,8 +116,15 @@ def adapted_module(module, model: str, planes: list, steps: int, *, progress: bo
     record_training(cfg)
     module = as_trainable(module)  # the guard and the Trainer hold this very module
     module.model_config, module.train_config = cfg.model, cfg
+    # correlated noise: SURE (loss and guard) takes the neighbours' share of the noise
+    kernel = None
+    if objective == "sure" and (found := sure_correlation(planes, given)) is not None:
+        kernel = neighbour_kernel(found)
+    module.sure_kernel = kernel
     train, tiles, owners, pieces_of = split_heldout(planes, cfg.dataset.patch)
-    guard = _guard(module, tiles, steps, [measured[k] for k in owners] if measured else None)
+    guard = _guard(
+        module, tiles, steps, [measured[k] for k in owners] if measured else None, kernel
+    )
     if objective == "sure" and guard is not None and guard.reference.mean() < 0:
         # a mean squared error cannot be negative: SURE at this level says it is too high,
         # and SURE with too high a level rewards smoothing away detail
@@ -125,7 +137,12 @@ def adapted_module(module, model: str, planes: list, steps: int, *, progress: bo
         print(
             f"adapting {model} to {len(planes)} noisy plane(s): {steps} self-supervised steps"
             f" ({'SURE' if objective == 'sure' else 'likelihood'})"
-            + (f"; noise level set to the data's, {level}" if level else ""),
+            + (f"; noise level set to the data's, {level}" if level else "")
+            + (
+                f"; noise correlated ({_lag1(kernel)}): SURE counts what neighbours share"
+                if kernel is not None
+                else ""
+            ),  # fmt: skip
             file=sys.stderr,
             flush=True,
         )
@@ -137,7 +154,13 @@ def adapted_module(module, model: str, planes: list, steps: int, *, progress: bo
     return module, outcome
 
 
-def _guard(module, tiles: list, steps: int, levels):
+def _lag1(kernel) -> str:
+    """The lag-1 correlations of a neighbour kernel, in words."""
+    c = kernel.shape[-1] // 2
+    return f"lag 1: x {float(kernel[c, c + 1]):.2f}, y {float(kernel[c + 1, c]):.2f}"
+
+
+def _guard(module, tiles: list, steps: int, levels, kernel=None):
     """The held-out guard of a run, having scored the unadapted `module` (None, said on
     stderr, when the data are too small to hold any out): SURE for SSDN with a noise level
     (`levels`: each tile's, measured on its plane; else the model's known one), else the
@@ -148,7 +171,7 @@ def _guard(module, tiles: list, steps: int, levels):
     if not tiles:
         print("too little data to hold any out: adaptation runs unchecked", file=sys.stderr)
         return None
-    sure = sure_measure(module, levels)
+    sure = sure_measure(module, levels, kernel)
     guard = HeldOutGuard.for_run(tiles, steps, sure, "SURE risk" if sure else "loss")
     guard.start(module)
     return guard

@@ -7,19 +7,28 @@ denoises: on W2S widefield data, 100 adaptation steps lowered the held-out NLL (
 σ², the data's noise variance, is fixed for every candidate: measured on each tile's own
 plane (one level for all would misjudge a plane noisier or cleaner than the rest: smoothing
 away real detail looks like a gain where σ² is too high), or the model's known level.
+Where the noise is correlated, each tile's SURE carries the neighbour term, from the same
+probes (seeded per tile) for every candidate, so candidates differ by their weights alone.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+GUARD_PROBES = 2
+"""Probes per tile for the neighbour term of correlated noise."""
 
-def sure_losses(module, tiles, noise_variance) -> np.ndarray:
+
+def sure_losses(module, tiles, noise_variance, kernel=None) -> np.ndarray:
     """SURE of the posterior mean's mean squared error on each held-out tile;
-    `noise_variance(i, mu)` gives tile i's noise variance (N,C,H,W) at intensity `mu`."""
+    `noise_variance(i, mu)` gives tile i's noise variance (N,C,H,W) at intensity `mu`;
+    `kernel`: the noise correlation off lag 0 (noise/sure.py `neighbour_kernel`), or None."""
     import torch
 
-    from medenoise.noise.sure import posterior_and_gain, sure_risk
+    from medenoise.noise.sure import neighbour_term, posterior_and_gain, sure_risk
+
+    def estimate(v):
+        return posterior_and_gain(module, v)[0]
 
     losses = []
     was_training = module.training
@@ -28,17 +37,30 @@ def sure_losses(module, tiles, noise_variance) -> np.ndarray:
         with torch.no_grad():
             for i, tile in enumerate(tiles):
                 y = torch.from_numpy(tile.transpose(2, 0, 1)[None]).to(module.device)
-                x, gain, mu = posterior_and_gain(module, module.nhwc({"y": y})["y"])
-                losses.append(float(sure_risk(x, y, noise_variance(i, mu), gain).mean()))
+                y = module.nhwc({"y": y})["y"]
+                x, gain, mu = posterior_and_gain(module, y)
+                variance = noise_variance(i, mu)
+                risk = sure_risk(x, y, variance, gain).mean()
+                if kernel is not None:
+                    probes = torch.Generator().manual_seed(i)
+                    risk = (
+                        risk
+                        + sum(
+                            neighbour_term(estimate, y, x, variance, kernel, probes).mean()
+                            for _ in range(GUARD_PROBES)
+                        )
+                        / GUARD_PROBES
+                    )
+                losses.append(float(risk))
     finally:
         module.train(was_training)
     return np.asarray(losses)
 
 
-def sure_measure(module, levels: list | None):
+def sure_measure(module, levels: list | None, kernel=None):
     """The SURE measure for `module` (an SSDN model with a noise model), with each tile's
-    noise parameters `levels` (None: the module's own known level); None when it does not
-    apply."""
+    noise parameters `levels` (None: the module's own known level) and the noise's
+    correlation `kernel` (None: white); None when it does not apply."""
     import torch
 
     if module.model_config.method != "ssdn" or getattr(module, "mu_only", True):
@@ -56,4 +78,4 @@ def sure_measure(module, levels: list | None):
         p = fixed if params is None else params[i]
         return noise.variance(mu, p.to(mu.device).expand(mu.shape[0], -1))
 
-    return lambda mod, tiles: sure_losses(mod, tiles, variance)
+    return lambda mod, tiles: sure_losses(mod, tiles, variance, kernel)
