@@ -9,8 +9,8 @@
 prefix, input_avg1_ / target_avg400_); FOVS defaults to 001-004; W2S_DIR overrides where
 the subset lies (default ../shared/data/w2s_subset beside the checkout). `facts` fits
 avg1 ≈ s·avg400 + o per image, then the residual's variance against intensity (a, b), its
-lag-1 correlation, and the PSNR of s·avg400 + o against avg400: the most a denoiser that
-learns E[avg1 | scene] can score.
+lag-1 and lag-2 correlations along x, and the PSNR of s·avg400 + o against avg400: the most
+a denoiser that learns E[avg1 | scene] can score.
 """
 
 from __future__ import annotations
@@ -52,8 +52,9 @@ def facts(work: Path) -> None:
         v = np.array([d[idx == k].var() for k in range(6)])
         a, b = np.polyfit(x, v, 1)
         lag1 = np.corrcoef(d[:, :-1].ravel(), d[:, 1:].ravel())[0, 1]
+        lag2 = np.corrcoef(d[:, :-2].ravel(), d[:, 2:].ravel())[0, 1]
         ceilings.append(-10 * np.log10(((fit - c) ** 2).mean()))
-        print(f"{f.name}: s={s:.3f} o={o:.4f} a={a:.4f} b={b:.5f} lag1={lag1:.3f} "
+        print(f"{f.name}: s={s:.3f} o={o:.4f} a={a:.4f} b={b:.5f} lag1={lag1:.3f} lag2={lag2:.3f} "
               f"zeros={np.mean(n == 0):.4f} ceiling={ceilings[-1]:.2f} dB")  # fmt: skip
     print(f"mean ceiling {np.mean(ceilings):.2f} dB")
 

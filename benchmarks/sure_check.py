@@ -35,6 +35,12 @@ def _plane(path: Path) -> np.ndarray:
     return np.asarray(io.read(path).array, np.float32).reshape(*io.read(path).array.shape[:2], 1)
 
 
+def _lags(r: np.ndarray, lags) -> str:
+    """Correlation of `r` (H, W, 1) with itself shifted along x by each lag."""
+    r = r[..., 0] - r.mean()
+    return " ".join(f"{(r[:, k:] * r[:, :-k]).mean() / r.var():.3f}" for k in lags)
+
+
 def check_one(module, y, x, level, kernel, frames: float) -> tuple[float, float, float]:
     """(plain SURE, neighbour term, error against the reference) per pixel, on one plane
     whose noise has parameters `level` and off-lag-0 correlation `kernel` (None: white)."""
@@ -85,6 +91,10 @@ def check(work: Path, model: str, frames: float, count: int, white: bool) -> Non
         kernel = None if white else neighbour_kernel(noise_correlation([y]))
         plain, term, error = check_one(module, y, x, level, kernel, np.inf if white else frames)
         rows.append((plain, term, error))
+        ref = np.polyfit(x.ravel(), ((y - x) ** 2).ravel(), 1)  # variance = a·x + b
+        print(f"{noisy.name}: level measured on it {np.round(level, 5).tolist()}, against the "
+              f"reference a={ref[0]:.4f} b={ref[1]:.5f}; the residual's correlation along x "
+              f"at lags 1, 2, 8, 16: {_lags(y - x, (1, 2, 8, 16))}")  # fmt: skip
         print(f"{noisy.name}: SURE {plain:.3e}, + neighbour term {term:.3e} = "
               f"{plain + term:.3e}; error against the reference {error:.3e}")  # fmt: skip
     plain, term, error = np.mean(rows, axis=0)

@@ -29,9 +29,9 @@ def _kernel(rho_x: float = RHO_X, rho_y: float = 0.0) -> torch.Tensor:
 
 
 def test_the_kernel_drops_lag_zero_and_lags_white_noise_measures():
-    k = neighbour_kernel(_kernel(0.4, 0.02))
+    k = neighbour_kernel(_kernel(0.4, 0.05))
     assert k[3, 3] == 0 and k[3, 4] == pytest.approx(0.4) and k[4, 3] == 0
-    assert neighbour_kernel(_kernel(0.02, -0.01)) is None
+    assert neighbour_kernel(_kernel(0.05, -0.04)) is None
 
 
 def test_the_term_equals_the_exact_sum_for_a_linear_estimate():

@@ -23,8 +23,11 @@ from __future__ import annotations
 import torch
 
 EPS = 1e-6  # as in the posterior mean: keeps the covariances invertible
-WHITE_CORRELATION = 0.03
-"""|ρ| the noise inspector measures on white noise (512² planes): lags below count as zero."""
+WHITE_CORRELATION = 0.1
+"""|ρ| below which a measured lag counts as zero: the inspector reads white noise within
+±0.03 of zero on 512² planes, but texture left in its flat blocks adds a broad 0.02-0.05 at
+short lags (W2S widefield planes, whose noise against their 400-frame average shows no
+short-range correlation), and many such lags summed make a large false term."""
 PROBE_STEP = 1e-3
 """Finite-difference step of the probe, on the [0, 1] working scale (float32 arithmetic)."""
 
