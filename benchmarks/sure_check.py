@@ -32,7 +32,8 @@ def link_fmd(work: Path, fmd: Path, fov: str, count: int) -> None:
 def _plane(path: Path) -> np.ndarray:
     from medenoise.data import io
 
-    return np.asarray(io.read(path).array, np.float32).reshape(*io.read(path).array.shape[:2], 1)
+    array = np.asarray(io.read(path).array, np.float32)
+    return array.reshape(*array.shape[:2], 1)
 
 
 def _lags(r: np.ndarray, lags) -> str:

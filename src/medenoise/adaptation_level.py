@@ -43,14 +43,12 @@ def sure_correlation(planes: list[np.ndarray], given: str | None) -> np.ndarray 
 def noise_correlation(planes: list[np.ndarray]) -> np.ndarray | None:
     """The noise's spatial correlation map (lags −3..3, the inspector's), the median over
     planes spread over the data; None when no plane has flat areas enough to measure it."""
+    from medenoise.data.patches import center_square
     from medenoise.inspection.estimate import measure
 
     maps = []
     for i in _spread(len(planes)):
-        plane = planes[i]
-        side = min(MEASURED_SIDE, *plane.shape[:2])
-        top, left = (plane.shape[0] - side) // 2, (plane.shape[1] - side) // 2
-        found = measure(plane[top : top + side, left : left + side]).extra.get("corr_map")
+        found = measure(center_square(planes[i], MEASURED_SIDE, multiple=1)).extra.get("corr_map")
         if found is not None:
             maps.append(np.asarray(found))
     return np.median(np.stack(maps), axis=0) if maps else None
