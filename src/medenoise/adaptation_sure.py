@@ -21,7 +21,8 @@ GUARD_PROBES = 2
 
 def sure_losses(module, tiles, noise_variance, kernel=None) -> np.ndarray:
     """SURE of the posterior mean's mean squared error on each held-out tile;
-    `noise_variance(i, mu)` gives tile i's noise variance (N,C,H,W) at intensity `mu`;
+    `noise_variance(i, y)` gives tile i's noise variance (N,C,H,W) at its noisy values `y`
+    (never at the candidate's μ_x, which a candidate could move to where the variance is 0);
     `kernel`: the noise correlation off lag 0 (noise/sure.py `neighbour_kernel`), or None."""
     import torch
 
@@ -38,8 +39,8 @@ def sure_losses(module, tiles, noise_variance, kernel=None) -> np.ndarray:
             for i, tile in enumerate(tiles):
                 y = torch.from_numpy(tile.transpose(2, 0, 1)[None]).to(module.device)
                 y = module.nhwc({"y": y})["y"]
-                x, gain, mu = posterior_and_gain(module, y)
-                variance = noise_variance(i, mu)
+                x, gain, _ = posterior_and_gain(module, y)
+                variance = noise_variance(i, y)
                 risk = sure_risk(x, y, variance, gain).mean()
                 if kernel is not None:
                     probes = torch.Generator().manual_seed(i)
@@ -74,8 +75,8 @@ def sure_measure(module, levels: list | None, kernel=None):
         return None
     fixed = noise.fixed_params(1) if params is None else None
 
-    def variance(i: int, mu):
+    def variance(i: int, y):
         p = fixed if params is None else params[i]
-        return noise.variance(mu, p.to(mu.device).expand(mu.shape[0], -1))
+        return noise.observed_variance(y, p.to(y.device).expand(y.shape[0], -1))
 
     return lambda mod, tiles: sure_losses(mod, tiles, variance, kernel)

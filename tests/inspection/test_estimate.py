@@ -43,6 +43,21 @@ def test_poisson_gaussian_parameters_within_ten_percent(a, b):
     assert len(p.bins) >= 8
 
 
+def test_a_few_photons_over_a_narrow_span_still_fit_a_slope():
+    # A widefield plane at a few photons per pixel: its intensities span less than two noise
+    # std's, yet the variance changes 3x across them. That is signal-dependent noise, not one
+    # grey level, and must not be reported as a = 0.
+    rng = np.random.default_rng(4)
+    a, b = 0.15, -0.01  # photons counted above a pedestal c = 0.067
+    clean = np.tile(np.linspace(0.1, 0.3, 512), (512, 1))
+    noisy = rng.poisson((clean + b / a) / a) * a - b / a
+    p = measure(noisy[..., None])
+    span = np.ptp([x for x, _ in p.bins])
+    assert span < 2 * np.sqrt(np.median([v for _, v in p.bins]))  # the narrow case
+    assert p.pg_a == pytest.approx(a, rel=0.15)
+    assert p.pg_fit_r2 > 0.9
+
+
 def test_white_noise_is_white():
     rng = np.random.default_rng(2)
     noisy = 0.5 + rng.normal(0.0, 0.05, (256, 256))

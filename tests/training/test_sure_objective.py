@@ -189,3 +189,36 @@ def test_adapt_keeps_the_likelihood_for_a_model_sure_cannot_score(tmp_path):
     path = save_model(make_tiny_model("ssdn", clip=(0.0, 1.0)), tmp_path / "m.st")
     tuned = adapt(str(path), [noisy.clip(0, 1)], 2, noise="gaussian:25")
     assert tuned.module.train_config.method_options.objective == "likelihood"
+
+
+class _CopyingHead(torch.nn.Module):
+    """A network head whose prior mean is 0 with a huge spread: the posterior copies y."""
+
+    def __init__(self):
+        super().__init__()
+        self.unused = torch.nn.Parameter(torch.zeros(1))  # gives the module a device
+
+    def forward(self, y):
+        return torch.cat([torch.zeros_like(y), torch.full_like(y, 10.0)], dim=1)
+
+
+def test_sure_takes_the_variance_at_the_data_so_a_model_cannot_zero_it():
+    # Poisson-Gaussian with a pedestal (b < 0): the variance a·x + b clamps to ~0 below
+    # x = −b/a. A model whose prior mean sits there (and so copies its input) must still be
+    # charged the noise it keeps: SURE of an output equal to y is σ²(y), not ~0.
+    from medenoise.adaptation_sure import sure_measure
+
+    a, b = 0.05, -0.004
+    module = make_tiny_model("ssdn", noise=f"pg:a={a},b={b}", noise_param="known")
+    module.net = _CopyingHead()
+    rng = np.random.default_rng(0)
+    x = np.full((64, 64), 0.3)
+    y = (x + rng.normal(0, np.sqrt(a * x + b))).astype(np.float32)
+    noisy = torch.from_numpy(y)[None, None]
+    with torch.no_grad():
+        out, gain, _ = posterior_and_gain(module, noisy)
+        loss, _ = sure_training_loss(_with_run(module, noise=f"pg:a={a},b={b}"), {"noisy": noisy})
+    assert torch.allclose(out.float(), noisy, atol=1e-4) and float(gain.min()) > 0.999
+    assert float(loss) == pytest.approx(a * 0.3 + b, rel=0.1)
+    held_out = sure_measure(module, [(a, b)])(module, [y[..., None]])
+    assert held_out[0] == pytest.approx(a * 0.3 + b, rel=0.1)

@@ -28,6 +28,9 @@ MAX_PLANES = 12  # planes of a stack or volume measured (evenly spread), for spe
 MAX_BINS = 16  # intensity bins of the Poisson-Gaussian fit
 MIN_BIN_BLOCKS = 6  # fewer blocks than this in a bin: too noisy to use
 MIN_BLOCKS = 8  # fewer usable blocks: the image cannot be measured
+# Bins over a narrow intensity span still show signal-dependent noise when their variances
+# differ by more than this factor (sampling spreads them by a few per cent)
+VARIANCE_SPREAD = 1.5
 # Bin estimate: blocks above TRIM × the bin's median variance are texture/edges and dropped
 # (noise alone rarely doubles a 250-pixel variance); repeated so a textured majority shrinks.
 TRIM = 2.0
@@ -248,9 +251,12 @@ def fit_line(x: np.ndarray, v: np.ndarray, n: np.ndarray) -> tuple[float, float,
     """Robust line v = a·x + b through the bins, and its R² (weighted by blocks per bin)."""
     if len(x) == 0:
         return 0.0, 0.0, 0.0
-    # Bins spanning less than two noise std's (a flat image) cannot tell slope from offset:
-    # report the level as b alone rather than an extrapolated intercept.
-    if len(x) == 1 or np.ptp(x) < 2 * np.sqrt(max(float(np.median(v)), 0.0)):
+    # Bins spanning less than two noise std's whose variances agree (one grey level) cannot
+    # tell slope from offset: report the level as b alone rather than an extrapolated
+    # intercept. A very noisy image spans little more than its noise, yet its variance can
+    # change tenfold across the bins (widefield planes at a few photons): that is fitted.
+    narrow = np.ptp(x) < 2 * np.sqrt(max(float(np.median(v)), 0.0))
+    if len(x) == 1 or (narrow and v.max() < VARIANCE_SPREAD * max(v.min(), 1e-20)):
         return 0.0, float(np.average(v, weights=n)), 0.0
     use = np.ones(len(x), dtype=bool)
     for _ in range(2):

@@ -28,3 +28,6 @@ class PoissonNoise(NoiseModel):
     def variance(self, mu_x, params):
         c = per_image(params, 0).to(torch.float64)
         return mu_x.to(torch.float64).clamp_min(MIN_MEAN) * c
+
+    def observed_variance(self, y, params):
+        return y.to(torch.float64) * per_image(params, 0).to(torch.float64)

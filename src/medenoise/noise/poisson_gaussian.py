@@ -42,3 +42,8 @@ class PoissonGaussianNoise(NoiseModel):
         a = per_image(params, 0).to(torch.float64)
         b = per_image(params, 1).to(torch.float64)
         return (a * mu_x.to(torch.float64).clamp_min(MIN_MEAN) + b).clamp_min(MIN_VARIANCE)
+
+    def observed_variance(self, y, params):
+        a = per_image(params, 0).to(torch.float64)
+        b = per_image(params, 1).to(torch.float64)
+        return a * y.to(torch.float64) + b

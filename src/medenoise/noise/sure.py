@@ -6,7 +6,10 @@ For y = x + n with noise variance σ², E‖x̂ − x‖² = E[‖x̂ − y‖²
 SSDN's blind-spot prior does not see the pixel it predicts, so the posterior mean depends on
 y_i only through its explicit term and ∂x̂_i/∂y_i = [(Σ_x⁻¹ + Σ_n⁻¹)⁻¹ Σ_n⁻¹]_ii in closed
 form: the estimate is exact per pixel and costs one forward pass. It is exact for Gaussian
-noise; for signal-dependent noise σ² is taken at μ_x (first order).
+noise; for signal-dependent noise σ² is taken at the noisy value y, unclamped (E[a·y + b] =
+a·x + b, and the gain does not depend on y_i, so the estimate stays unbiased), never at the
+model's μ_x: a model tuned with σ² at its own μ_x learns to push μ_x where a·μ_x + b (b < 0)
+clamps to ~0, copies its input, and SURE reads almost no error.
 
 The likelihood that SSDN trains by scores how well the model predicts the noisy pixel; fine-
 tuned by it on the image to denoise, a well-matched model does not improve its output.
@@ -72,16 +75,17 @@ def sure_refusal(model, data_kind: str) -> str | None:
     return None
 
 
-def data_variance(method, batch, mu):
-    """The noise variance SURE takes for each patch (at intensity μ_x): the level its plane
-    was measured at (`level` in the batch), else the model's known level, else (Gaussian) the
-    level measured on the patch itself. It is the data's, never the one the model is tuning."""
+def data_variance(method, batch):
+    """The noise variance SURE takes for each patch, at the noisy values themselves: the level
+    its plane was measured at (`level` in the batch), else the model's known level, else
+    (Gaussian) the level measured on the patch itself. It is the data's, never the one the
+    model is tuning, and no output of the model enters it."""
     from medenoise.errors import UserError
     from medenoise.noise.measured_level import haar_level
 
     level = batch.get("level")
     if level is None and method.noise_param.mode == "known":
-        level = method.noise.fixed_params(mu.shape[0])
+        level = method.noise.fixed_params(batch["noisy"].shape[0])
     if level is None and method.noise.kind == "gaussian":
         level = haar_level(batch["noisy"])
         if level.isnan().any():
@@ -90,8 +94,9 @@ def data_variance(method, batch, mu):
         raise UserError(
             f"objective sure needs the data's {method.noise.kind} level: give a known one"
         )
-    level = level.to(device=mu.device, dtype=torch.float64)
-    return method.noise.variance(mu.detach(), level)
+    y = batch["noisy"]
+    level = level.to(device=y.device, dtype=torch.float64)
+    return method.noise.observed_variance(y, level)
 
 
 def sure_training_loss(method, batch):
@@ -99,8 +104,8 @@ def sure_training_loss(method, batch):
     the neighbour term where the method carries the data's noise correlation
     (`sure_kernel`, set by adaptation)."""
     y = batch["noisy"]
-    x, gain, mu = posterior_and_gain(method, y, net_out=method.train_net(y))
-    variance = data_variance(method, batch, mu)
+    x, gain, _ = posterior_and_gain(method, y, net_out=method.train_net(y))
+    variance = data_variance(method, batch)
     risk = sure_risk(x, y, variance, gain)
     kernel = getattr(method, "sure_kernel", None)
     if kernel is not None:
