@@ -97,7 +97,7 @@ class NoiseModel:
         """An unbiased per-pixel estimate of the noise variance from the noisy values y
         themselves (E over the noise equals `variance` at the clean value), float64. Signal-
         dependent models leave it unclamped: a·y + b goes below 0 on some dark pixels, and
-        clamping them would lift its mean above the noise's (by 3-7 % on W2S planes)."""
+        clamping them would lift its mean above the noise's (BENCHMARKS.md)."""
         return self.variance(y, params)
 
     def nll(self, y, prior, var_n: torch.Tensor, params: torch.Tensor, recording) -> torch.Tensor:
