@@ -58,7 +58,7 @@ def check_one(module, y, x, level, kernel, frames: float) -> tuple[float, float,
         return posterior_and_gain(module, v)[0]
 
     with torch.no_grad():
-        x_hat, gain, mu = posterior_and_gain(module, yt)
+        x_hat, gain, _ = posterior_and_gain(module, yt)
         variance = module.noise.observed_variance(yt, params)  # as --adapt
         plain = float(sure_risk(x_hat.double(), yt, variance, gain.double()).mean())
         term = 0.0

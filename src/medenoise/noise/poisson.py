@@ -26,8 +26,7 @@ class PoissonNoise(NoiseModel):
         return poisson_like(x * lam, generator) / lam
 
     def variance(self, mu_x, params):
-        c = per_image(params, 0).to(torch.float64)
-        return mu_x.to(torch.float64).clamp_min(MIN_MEAN) * c
+        return self.observed_variance(mu_x.to(torch.float64).clamp_min(MIN_MEAN), params)
 
     def observed_variance(self, y, params):
         return y.to(torch.float64) * per_image(params, 0).to(torch.float64)

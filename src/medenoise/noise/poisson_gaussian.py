@@ -39,9 +39,8 @@ class PoissonGaussianNoise(NoiseModel):
         return y + read_var.sqrt() * normal_like(x, generator)
 
     def variance(self, mu_x, params):
-        a = per_image(params, 0).to(torch.float64)
-        b = per_image(params, 1).to(torch.float64)
-        return (a * mu_x.to(torch.float64).clamp_min(MIN_MEAN) + b).clamp_min(MIN_VARIANCE)
+        at = mu_x.to(torch.float64).clamp_min(MIN_MEAN)
+        return self.observed_variance(at, params).clamp_min(MIN_VARIANCE)
 
     def observed_variance(self, y, params):
         a = per_image(params, 0).to(torch.float64)
