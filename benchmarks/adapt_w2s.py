@@ -4,13 +4,18 @@
     medenoise evaluate --clean WORK/clean --noisy WORK/noisy --model ssdn-pg-fmd \
         --adapt 300 --json
     python benchmarks/adapt_w2s.py facts WORK         # scale, noise level, correlation
+    python benchmarks/adapt_w2s.py fitted WORK DIR... # saved outputs, three ways of scoring
 
 `link` makes folders of symbolic links whose names match (the shipped files differ by a
 prefix, input_avg1_ / target_avg400_); FOVS defaults to 001-004; W2S_DIR overrides where
 the subset lies (default ../shared/data/w2s_subset beside the checkout). `facts` fits
 avg1 ≈ s·avg400 + o per image, then the residual's variance against intensity (a, b), its
 lag-1 and lag-2 correlations along x, and the PSNR of s·avg400 + o against avg400: the most
-a denoiser that learns E[avg1 | scene] can score.
+a denoiser that learns E[avg1 | scene] can score. `fitted` scores folders of outputs saved by
+`evaluate --save` against `avg400` as `evaluate` does, with `--fit-affine`, and against the
+fitted s·avg400 + o (the E[avg1 | scene] a self-supervised denoiser estimates), and counts
+the images on which the last folder (adapted) scores below the one before it (unadapted): it
+tells a loss to the reference's scale from a real loss.
 """
 
 from __future__ import annotations
@@ -59,8 +64,42 @@ def facts(work: Path) -> None:
     print(f"mean ceiling {np.mean(ceilings):.2f} dB")
 
 
+def _scores(work: Path, name: str, out: np.ndarray) -> list[float]:
+    """PSNR / SSIM of one output against avg400 as `evaluate` scores it, then with
+    `--fit-affine`, then the PSNR against s·avg400 + o fitted to avg1 (E[avg1 | scene])."""
+    from medenoise.eval.evaluate import score
+    from medenoise.eval.metrics import psnr
+
+    n = tifffile.imread(work / "noisy" / name).astype(np.float64)[..., None] / 255
+    c = tifffile.imread(work / "clean" / name).astype(np.float64)[..., None] / 255
+    s, o = np.polyfit(c.ravel(), n.ravel(), 1)
+    plain, affine = score(out, n, c), score(out, n, c, fit_affine=True)
+    return [plain["psnr"], plain["ssim"], affine["psnr"], affine["ssim"], psnr(out, s * c + o)]
+
+
+def fitted(work: Path, folders: list[Path]) -> None:
+    from medenoise.data.io import read
+
+    names = [f.name for f in sorted((work / "noisy").glob("*.tif"))]
+    table = np.array([
+        [_scores(work, n, read(d / f"{Path(n).stem}.png").array.astype(np.float64)) for n in names]
+        for d in folders
+    ])  # fmt: skip
+    print("folder: avg400 PSNR / SSIM | affine-fitted PSNR / SSIM | PSNR vs s*avg400 + o")
+    for d, t in zip(folders, table, strict=True):
+        m = t.mean(axis=0)
+        print(f"{d.name}: {m[0]:.2f} / {m[1]:.4f} | {m[2]:.2f} / {m[3]:.4f} | {m[4]:.2f}")
+    if len(folders) > 1:  # the last folder against the one before it (adapted vs unadapted)
+        lower = (table[-1] < table[-2]).sum(axis=0)
+        print(f"{folders[-1].name} below {folders[-2].name} on {len(names)} images: "
+              f"avg400 {lower[0]} / {lower[1]}, affine {lower[2]} / {lower[3]}, "
+              f"s*avg400 + o {lower[4]}")  # fmt: skip
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "link":
         link(Path(sys.argv[2]), sys.argv[3:] or ["001", "002", "003", "004"])
+    elif sys.argv[1] == "fitted":
+        fitted(Path(sys.argv[2]), [Path(a) for a in sys.argv[3:]])
     else:
         facts(Path(sys.argv[2]))

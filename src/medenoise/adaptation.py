@@ -24,6 +24,12 @@ DEFAULT_LR = 1e-4
 SURE_LR = 3e-5
 """Rate of adaptation by SURE: at 1e-4 the held-out SURE of the demo's MRI slice did not
 improve in 100 steps; at 3e-5 it did (numbers in BENCHMARKS.md)."""
+ADAPT_PATCH = 128
+"""Side of adaptation's training patches and held-out tiles: one 128² patch per step sees
+the same pixels as four 64² ones, with the context a flat region's estimate needs (numbers
+in BENCHMARKS.md)."""
+ADAPT_BATCH = 1
+"""Patches per adaptation step."""
 
 
 def load_adaptable(model: str, trust_pickle: bool = False):
@@ -48,8 +54,8 @@ def load_adaptable(model: str, trust_pickle: bool = False):
 def adapt_config(
     module, model: str, steps: int, *, noise, value_range, lr, seed, options, objective
 ):
-    """The adaptation run's TrainConfig: 4×64² noisy patches, no warm-up, a half-run ramp-down,
-    trained by `objective` (SURE where the data's noise level is known or measured)."""
+    """The adaptation run's TrainConfig: one 128² noisy patch a step, no warm-up, a half-run
+    ramp-down, trained by `objective` (SURE where the data's noise level is known or measured)."""
     # `noise`: the data's level for a model that takes a known one (its training level
     # otherwise, also for `measured`: the planes' levels differ, and one run trains at one)
     from medenoise.config import TrainConfig, validated
@@ -75,7 +81,7 @@ def adapt_config(
     accelerator, devices = parse_device(options.device)
     run = dict(
         model=fields, data_kind="noisy", value_range=value_range, init=model,
-        steps=steps, batch_size=4, patch=64, rampup=0.0, rampdown=0.5, seed=seed,
+        steps=steps, batch_size=ADAPT_BATCH, patch=ADAPT_PATCH, rampup=0.0, rampdown=0.5, seed=seed,
         checkpoint_every=steps, val_every=steps, accelerator=accelerator, devices=devices,
         precision=options.precision.value, objective=objective,
         lr=lr if lr is not None else SURE_LR if objective == "sure" else DEFAULT_LR,
@@ -87,7 +93,7 @@ def adapted_module(module, model: str, planes: list, steps: int, *, progress: bo
     """(module, outcome in words): `module` (of `model`) fine-tuned `steps` steps on the noisy
     float32 `planes`, or left as it was when the held-out measure says adaptation did not help."""
     # a known-level model told the data's level trains a module for that level, given its weights
-    from medenoise.adaptation_guard import guard_callback, split_heldout
+    from medenoise.adaptation_guard import GUARD_TILE, guard_callback, split_heldout
     from medenoise.adaptation_level import (
         common_level,
         start_at_level,
@@ -121,7 +127,7 @@ def adapted_module(module, model: str, planes: list, steps: int, *, progress: bo
     if objective == "sure" and (found := sure_correlation(planes, given)) is not None:
         kernel = neighbour_kernel(found)
     module.sure_kernel = kernel
-    train, tiles, owners, pieces_of = split_heldout(planes, cfg.dataset.patch)
+    train, tiles, owners, pieces_of = split_heldout(planes, cfg.dataset.patch, GUARD_TILE)
     guard = _guard(
         module, tiles, steps, [measured[k] for k in owners] if measured else None, kernel
     )

@@ -6,8 +6,10 @@ best-scoring weights are kept, and the unadapted ones when adaptation did not lo
 held-out score by more than its noise (two standard errors of the per-tile change).
 
 Held-out data are whole rows of tiles: each plane is cut into bands `patch` rows high, and
-every `HOLD_EVERY`-th band (counted over all planes) is held out; the rest of each plane, in
-contiguous pieces, is what adaptation draws its patches from.
+every `HOLD_EVERY`-th band of each plane is held out (one band at least, wherever a plane has
+two: a plane never held out would go unscored, and the guard would choose weights for the
+others); the rest of each plane, in contiguous pieces, is what adaptation draws its patches
+from.
 """
 
 from __future__ import annotations
@@ -18,7 +20,11 @@ import sys
 import numpy as np
 
 HOLD_EVERY = 6
-"""One band in six is held out (bands 1, 7, 13, ... over all planes in order)."""
+"""One band in six is held out (bands 1, 7, 13, ... of the first plane; one band further up
+on each next plane, so planes give different rows)."""
+GUARD_TILE = 64
+"""Side of the held-out tiles scored (a held-out band of taller training patches is cut into
+several rows of them): many small tiles give the per-tile change's standard error."""
 MAX_TILES = 64
 """Held-out tiles scored at most (evenly spread): bounds the cost of each check."""
 CHECKS = 12
@@ -32,27 +38,28 @@ SEED = 1_000_003
 """Seed of the loss's own randomness (Noise2Void's masks) on the held-out tiles."""
 
 
-def split_heldout(planes: list[np.ndarray], patch: int) -> tuple[list, list, list[int], list[int]]:
-    """(training pieces, held-out patch×patch tiles, the plane index of each tile, the plane
-    index of each training piece) of (H, W, C) planes; no tiles when the data hold fewer than
-    two bands."""
-    train, held, owners, pieces_of, band_no = [], [], [], [], 0
+def split_heldout(
+    planes: list[np.ndarray], patch: int, tile: int | None = None
+) -> tuple[list, list, list[int], list[int]]:
+    """(training pieces, held-out tile×tile tiles (`tile` defaults to `patch`), the plane index
+    of each tile, the plane index of each training piece) of (H, W, C) planes, bands `patch`
+    rows high; no tiles when the data hold fewer than two bands."""
+    train, held, owners, pieces_of = [], [], [], []
     for k, plane in enumerate(planes):
         h = plane.shape[0]
         band = patch if h >= 2 * patch else max(1, h // 2)
         starts = list(range(0, h - band + 1, band))
-        kept_from = 0
+        held_bands, kept_from = _held_bands(len(starts), k), 0
         for i, top in enumerate(starts):
             bottom = h if i == len(starts) - 1 else top + band  # the last band takes the rest
-            if band_no % HOLD_EVERY == 1:
+            if i in held_bands:
                 if top > kept_from:
                     train.append(plane[kept_from:top])
                     pieces_of.append(k)
                 kept_from = bottom
-                tiles = _tiles(plane[top:bottom], patch)
+                tiles = _tiles(plane[top:bottom], tile or patch)
                 held.extend(tiles)
                 owners.extend([k] * len(tiles))
-            band_no += 1
         if kept_from < h:
             train.append(plane[kept_from:])
             pieces_of.append(k)
@@ -65,12 +72,27 @@ def split_heldout(planes: list[np.ndarray], patch: int) -> tuple[list, list, lis
     return train, [np.ascontiguousarray(t) for t in held], owners, pieces_of
 
 
-def _tiles(strip: np.ndarray, patch: int) -> list[np.ndarray]:
-    """Side-by-side patch×patch tiles of a band (reflected up to `patch` where smaller)."""
+def _held_bands(count: int, plane: int) -> set[int]:
+    """Which of a plane's `count` bands are held out: every `HOLD_EVERY`-th, shifted by the
+    plane's index, else one, wherever there are two."""
+    if count < 2:
+        return set()
+    held = {i for i in range(count) if (i + plane) % HOLD_EVERY == 1}
+    return held or {1 + plane % (count - 1)}
+
+
+def _tiles(strip: np.ndarray, tile: int) -> list[np.ndarray]:
+    """Non-overlapping tile×tile tiles of a band, row by row (reflected up to `tile` where
+    smaller)."""
     from medenoise.data.patches import reflect_to_min_size
 
-    strip = reflect_to_min_size(strip, patch)
-    return [strip[:patch, x : x + patch] for x in range(0, strip.shape[1] - patch + 1, patch)]
+    strip = reflect_to_min_size(strip, tile)
+    h, w = strip.shape[:2]
+    return [
+        strip[y : y + tile, x : x + tile]
+        for y in range(0, h - tile + 1, tile)
+        for x in range(0, w - tile + 1, tile)
+    ]
 
 
 def tile_losses(module, tiles) -> np.ndarray:

@@ -203,3 +203,22 @@ def test_cli_precision_and_device_reach_the_loaded_models(clean_dir, tmp_path, m
     assert bad.exit_code == 2 and bad.output.count("error:") == 1 and "precision" in bad.output
     bad = cli(*base, "--device", "gpu")
     assert bad.exit_code == 2 and bad.output.count("error:") == 1 and "--device" in bad.output
+
+
+def test_fit_affine_scores_an_output_recorded_at_another_gain_as_its_structure(clean_dir):
+    clean = np.asarray(PILImage.open(clean_dir / "im0.png"), np.float32)[..., None] / 255
+    rescaled = 0.6 * clean + 0.05  # the same picture at another gain and offset
+    noisy = clean + np.random.default_rng(0).normal(0, 0.1, clean.shape)
+    plain, fitted = score(rescaled, noisy, clean), score(rescaled, noisy, clean, fit_affine=True)
+    assert plain["psnr"] < 35 and fitted["psnr"] > 100 and fitted["ssim"] > 0.999
+    assert fitted["psnr_noisy"] >= plain["psnr_noisy"]
+
+
+def test_cli_fit_affine_says_so_in_the_protocol(clean_dir, cli):
+    args = ["evaluate", "--model", "identity", "--clean", str(clean_dir), "--noise", "gaussian:25"]
+    plain = json.loads(cli(*args, "--json").output)
+    fitted = json.loads(cli(*args, "--json", "--fit-affine").output)
+    assert "a*x + b" in fitted["protocol"] and "a*x + b" not in plain["protocol"]
+    # the identity's output is the noisy input, fitted the same way: both columns agree
+    assert fitted["mean"]["psnr"] == pytest.approx(fitted["mean"]["psnr_noisy"])
+    assert fitted["mean"]["psnr"] >= plain["mean"]["psnr"]

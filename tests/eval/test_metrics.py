@@ -76,3 +76,17 @@ def test_relative_gain_and_protocol():
     assert relative_gain(30.0, 20.0) == pytest.approx(0.5)
     assert relative_gain(0.6, 0.8) == pytest.approx(-0.25)
     assert {"psnr", "psnr_8bit", "ssim", "relative_gain"} <= set(PROTOCOL)
+
+
+def test_affine_fit_undoes_another_gain_and_offset_per_channel():
+    from medenoise.eval.metrics import affine_fit
+
+    rng = np.random.default_rng(3)
+    ref = rng.random((32, 40, 2))
+    scaled = ref * np.array([0.55, 1.7]) + np.array([0.07, -0.2])
+    np.testing.assert_allclose(affine_fit(scaled, ref), ref, atol=1e-12)
+    noisy = ref + rng.normal(0, 0.05, ref.shape)
+    fitted = affine_fit(noisy, ref)
+    # least squares: the fit is never farther from the reference than the input itself
+    assert np.mean((fitted - ref) ** 2) <= np.mean((noisy - ref) ** 2)
+    assert affine_fit(np.full((8, 8), 0.3), np.arange(64.0).reshape(8, 8)).std() == 0.0

@@ -81,8 +81,7 @@ def test_held_out_rows_are_never_in_the_training_pieces():
     held = set(np.concatenate([t.ravel() for t in tiles]).tolist())
     assert tiles and not seen & held
     total = sum(p.size for p in planes)
-    bands = 3 * 512 // 64
-    held_bands = len([b for b in range(bands) if b % HOLD_EVERY == 1])
+    held_bands = sum(len([b for b in range(8) if (b + k) % HOLD_EVERY == 1]) for k in range(3))
     assert sum(p.size for p in train) == total - held_bands * 64 * 96
     assert all(t.shape == (64, 64, 1) for t in tiles)
     again = split_heldout(planes, 64)[1]
@@ -92,6 +91,24 @@ def test_held_out_rows_are_never_in_the_training_pieces():
     assert len(pieces_of) == len(train) and set(pieces_of) == {0, 1, 2}
     for piece, k in zip(train, pieces_of, strict=True):  # so does each training piece
         assert piece.min() >= 1e6 * k and piece.max() < 1e6 * (k + 1)
+
+
+def test_every_plane_of_two_bands_or_more_is_held_out_somewhere():
+    """Planes of a few bands each (a 256² slice beside a 512² radiograph) are each scored: a
+    count over all planes would leave some with no held-out tile, and the guard would pick
+    weights for the others alone."""
+    planes = [np.zeros((512, 64, 1), np.float32)] + [np.zeros((256, 64, 1), np.float32)] * 4
+    _, _, owners, pieces_of = split_heldout(planes, 128)
+    assert set(owners) == set(range(5)) and set(pieces_of) == set(range(5))
+
+
+def test_a_held_out_band_of_tall_patches_is_scored_as_rows_of_smaller_tiles():
+    plane = np.arange(512 * 256, dtype=np.float32).reshape(512, 256, 1)
+    train, tiles, _, _ = split_heldout([plane], 128, 64)
+    assert len(tiles) == 2 * 4 and all(t.shape == (64, 64, 1) for t in tiles)
+    held = np.concatenate([t.ravel() for t in tiles])
+    assert np.array_equal(np.sort(held), plane[128:256].ravel())  # band 1, every pixel once
+    assert sum(p.shape[0] for p in train) == 512 - 128
 
 
 def test_small_planes_still_hold_out_half_and_a_single_row_holds_out_nothing():

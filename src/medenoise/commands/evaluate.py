@@ -99,6 +99,12 @@ EightBit = Annotated[
     typer.Option("--8bit", help="Table PSNR on 8-bit values (SSDN paper protocol).",
                  rich_help_panel=OUTPUT),
 ]  # fmt: skip
+FitAffine = Annotated[
+    bool,
+    typer.Option("--fit-affine", help="Score each output (and the noisy input) after its "
+                 "least-squares a*x + b fit to the clean image: for references recorded at "
+                 "another gain or offset (W2S's avg400 beside avg1).", rich_help_panel=OUTPUT),
+]  # fmt: skip
 Save = Annotated[
     Path | None,
     typer.Option(help="Write denoised images (16-bit PNG) into this folder.",
@@ -194,6 +200,7 @@ def evaluate(
     assume: Assume = None,
     ensemble: Ensemble = None,
     eight_bit: EightBit = False,
+    fit_affine: FitAffine = False,
     as_json: Json = False,
     save: Save = None,
     progress: Progress = True,
@@ -214,7 +221,8 @@ def evaluate(
         options = InferenceOptions(
             precision=precision, ensemble=ensemble, device=parse_device(device).torch
         )
-        scoring = dict(assume=assume, adapt=adapt, adapt_lr=adapt_lr, progress=progress)
+        scoring = dict(assume=assume, adapt=adapt, adapt_lr=adapt_lr, progress=progress,
+                       fit_affine=fit_affine)  # fmt: skip
         results = _score_models(model, sources, options, save, pd=pd, **scoring)
     _print_results(results, as_json, eight_bit, listing)
 
@@ -258,14 +266,15 @@ def _score_models(names: list[str], sources: Sources, options, save: Path | None
 
 
 def _score_one(name, label, den, sources: Sources, options, save, several, *, assume, adapt,
-               adapt_lr, progress) -> list[tuple[str, dict]]:  # fmt: skip
+               adapt_lr, progress, fit_affine) -> list[tuple[str, dict]]:  # fmt: skip
     """Score one loaded model; with --adapt (networks only) also the model adapted to the
     images, the adapted row saying on how many images it scores below the unadapted one."""
     from medenoise.eval.evaluate import compare_images
     from medenoise.inference.resolve import is_baseline_name
 
     stream, total = build_samples(den, *sources)
-    score = dict(total=total, save=save, several=several, assume=assume, progress=progress)
+    score = dict(total=total, save=save, several=several, assume=assume, progress=progress,
+                 fit_affine=fit_affine)  # fmt: skip
     if not adapt or is_baseline_name(name):
         return [_scored(label, den, stream, source=str(den.source), **score)]
     samples = list(stream)
@@ -284,9 +293,9 @@ def _score_one(name, label, den, sources: Sources, options, save, several, *, as
     return [unadapted, adapted]
 
 
-def _scored(label, den, stream, *, total, source, save, several, assume, progress):
+def _scored(label, den, stream, *, total, source, save, several, assume, progress, fit_affine):
     """(label, result) of one denoiser over the sample stream, with --save and a bar."""
-    from medenoise.eval.evaluate import PROTOCOL_TEXT, save_plane, saved_name
+    from medenoise.eval.evaluate import AFFINE_TEXT, PROTOCOL_TEXT, save_plane, saved_name
     from medenoise.eval.evaluate import evaluate as run
 
     hook = None
@@ -295,11 +304,12 @@ def _scored(label, den, stream, *, total, source, save, several, assume, progres
         hook = lambda s, d, r: save_plane(folder / saved_name(s.name), d)  # noqa: E731
     bar = _bar(total, label, progress and sys.stderr.isatty())
     try:
-        res = run(den, stream, noise=assume, on_image=hook, progress=bar)
+        res = run(den, stream, noise=assume, on_image=hook, progress=bar, fit_affine=fit_affine)
     finally:
         if bar is not None:
             bar.close()
-    res.update(model=label, source=source, protocol=PROTOCOL_TEXT)
+    res.update(model=label, source=source,
+               protocol=PROTOCOL_TEXT + (AFFINE_TEXT if fit_affine else ""))  # fmt: skip
     return label, res
 
 

@@ -28,11 +28,20 @@ PROTOCOL_TEXT = (
     "population covariance, RGB averaged over channels); denoised and noisy scored "
     "unclipped; PSNR_var/SSIM_var = (denoised - noisy)/noisy per image, then averaged."
 )
+AFFINE_TEXT = (
+    " Affine-fitted: denoised and noisy each mapped by their least-squares a*x + b onto the "
+    "reference first."
+)
 
 
-def score(denoised: np.ndarray, noisy: np.ndarray, clean: np.ndarray) -> dict[str, float]:
-    """Metrics of one (H, W, C) image triple on the [0, 1] scale."""
+def score(
+    denoised: np.ndarray, noisy: np.ndarray, clean: np.ndarray, fit_affine: bool = False
+) -> dict[str, float]:
+    """Metrics of one (H, W, C) image triple on the [0, 1] scale; `fit_affine`: of denoised and
+    noisy each fitted by a·x + b to the clean reference (one recorded at another gain)."""
     out = denoised
+    if fit_affine:
+        out, noisy = metrics.affine_fit(out, clean), metrics.affine_fit(noisy, clean)
     row = {
         "psnr": metrics.psnr(out, clean),
         "ssim": metrics.ssim(out, clean),
@@ -65,12 +74,14 @@ def evaluate(
     noise: str | None = None,
     on_image: Callable[[Any, np.ndarray, dict], None] | None = None,
     progress: Callable[[str], None] | None = None,
+    fit_affine: bool = False,
 ) -> dict[str, Any]:
     """Denoise every sample and score it; returns {"mean": {...}, "images": [...]}.
 
     `noise` is the level given to known-level models and baselines when a sample has none
     (real noise); synthetic samples carry their exact level. `on_image(sample, denoised,
-    row)` sees each result (saving, figures); `progress(name)` is called after each image.
+    row)` sees each result (saving, figures); `progress(name)` is called after each image;
+    `fit_affine` scores each output after its least-squares a·x + b fit to the reference.
     An RGB model given gray images sees the gray plane in all three channels, and its
     output is scored as the mean of its channels (the report ran RGB models on FMD so).
     """
@@ -86,7 +97,7 @@ def evaluate(
         seconds = time.perf_counter() - t0
         if gray_in_rgb:  # scored (and kept) as the mean of its channels
             denoised = denoised.mean(axis=-1, keepdims=True)
-        row = {"name": sample.name, **score(denoised, sample.noisy, sample.clean)}
+        row = {"name": sample.name, **score(denoised, sample.noisy, sample.clean, fit_affine)}
         row["seconds"] = seconds
         rows.append(row)
         if on_image is not None:

@@ -12,6 +12,10 @@ PROTOCOL: dict[str, str] = {
         "population covariance, explicit data_range; RGB averaged over channels"
     ),
     "relative_gain": "(metric_denoised - metric_noisy) / metric_noisy (PSNR_var, SSIM_var)",
+    "affine": (
+        "optional: each image is first mapped by its least-squares a*x + b onto the "
+        "reference, per channel (for references recorded at another gain or offset)"
+    ),
 }
 """Human-readable description of each metric's protocol, for report headers."""
 
@@ -23,6 +27,21 @@ def _pair(x, ref) -> tuple[np.ndarray, np.ndarray]:
     if a.shape != b.shape:
         raise ValueError(f"shape mismatch: {a.shape} vs {b.shape}")
     return a, b
+
+
+def affine_fit(x, ref) -> np.ndarray:
+    """`x` mapped by the least-squares a·x + b onto `ref`, per channel of (H, W, C) arrays:
+    scores that ignore a reference's different gain and offset (CARE's protocol)."""
+    a, b = _pair(x, ref)
+    flat_a = a.reshape(-1, a.shape[-1]) if a.ndim == 3 else a.reshape(-1, 1)
+    flat_b = b.reshape(flat_a.shape)
+    out = np.empty_like(flat_a)
+    for c in range(flat_a.shape[1]):
+        xc, rc = flat_a[:, c], flat_b[:, c]
+        spread = xc.var()
+        gain = ((xc - xc.mean()) * (rc - rc.mean())).mean() / spread if spread > 0 else 0.0
+        out[:, c] = gain * (xc - xc.mean()) + rc.mean()
+    return out.reshape(a.shape)
 
 
 def psnr(x, ref, data_range: float = 1.0) -> float:
