@@ -25,7 +25,7 @@ SURE_LR = 3e-5
 """Rate of adaptation by SURE: at 1e-4 the held-out SURE of the demo's MRI slice did not
 improve in 100 steps; at 3e-5 it did (numbers in BENCHMARKS.md)."""
 ADAPT_PATCH = 128
-"""Side of adaptation's training patches and held-out tiles: one 128² patch per step sees
+"""Side of adaptation's training patches and held-out bands: one 128² patch per step sees
 the same pixels as four 64² ones, with the context a flat region's estimate needs (numbers
 in BENCHMARKS.md)."""
 ADAPT_BATCH = 1
