@@ -43,12 +43,18 @@ def link(work: Path, fovs: list[str]) -> None:
                 (work / kind / key).symlink_to(f)
 
 
+def _fitted_pair(work: Path, name: str) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """(avg1, avg400, s, o) of one pair on [0, 1], with avg1 ≈ s·avg400 + o by least squares."""
+    n = tifffile.imread(work / "noisy" / name).astype(np.float64) / 255
+    c = tifffile.imread(work / "clean" / name).astype(np.float64) / 255
+    s, o = np.polyfit(c.ravel(), n.ravel(), 1)
+    return n, c, s, o
+
+
 def facts(work: Path) -> None:
     ceilings = []
     for f in sorted((work / "noisy").glob("*.tif")):
-        n = tifffile.imread(f).astype(np.float64) / 255
-        c = tifffile.imread(work / "clean" / f.name).astype(np.float64) / 255
-        s, o = np.polyfit(c.ravel(), n.ravel(), 1)
+        n, c, s, o = _fitted_pair(work, f.name)
         fit = s * c + o
         d = n - fit
         edges = np.quantile(fit, [0.2, 0.4, 0.6, 0.8, 0.95])
@@ -64,27 +70,32 @@ def facts(work: Path) -> None:
     print(f"mean ceiling {np.mean(ceilings):.2f} dB")
 
 
-def _scores(work: Path, name: str, out: np.ndarray) -> list[float]:
-    """PSNR / SSIM of one output against avg400 as `evaluate` scores it, then with
+def _scores(work: Path, name: str, outputs: list[np.ndarray]) -> list[list[float]]:
+    """Per output of one pair: PSNR / SSIM against avg400 as `evaluate` scores it, then with
     `--fit-affine`, then the PSNR against s·avg400 + o fitted to avg1 (E[avg1 | scene])."""
     from medenoise.eval.evaluate import score
     from medenoise.eval.metrics import psnr
 
-    n = tifffile.imread(work / "noisy" / name).astype(np.float64)[..., None] / 255
-    c = tifffile.imread(work / "clean" / name).astype(np.float64)[..., None] / 255
-    s, o = np.polyfit(c.ravel(), n.ravel(), 1)
-    plain, affine = score(out, n, c), score(out, n, c, fit_affine=True)
-    return [plain["psnr"], plain["ssim"], affine["psnr"], affine["ssim"], psnr(out, s * c + o)]
+    n, c, s, o = _fitted_pair(work, name)
+    n, c = n[..., None], c[..., None]  # (H, W, 1), as evaluate scores planes
+    rows = []
+    for out in outputs:
+        plain, affine = score(out, n, c), score(out, n, c, fit_affine=True)
+        rows.append([plain["psnr"], plain["ssim"], affine["psnr"], affine["ssim"],
+                     psnr(out, s * c + o)])  # fmt: skip
+    return rows
 
 
 def fitted(work: Path, folders: list[Path]) -> None:
     from medenoise.data.io import read
 
     names = [f.name for f in sorted((work / "noisy").glob("*.tif"))]
-    table = np.array([
-        [_scores(work, n, read(d / f"{Path(n).stem}.png").array.astype(np.float64)) for n in names]
-        for d in folders
-    ])  # fmt: skip
+    per_image = [
+        _scores(work, n, [read(d / f"{Path(n).stem}.png").array.astype(np.float64)
+                          for d in folders])
+        for n in names
+    ]  # fmt: skip
+    table = np.asarray(per_image).transpose(1, 0, 2)  # (folder, image, score)
     print("folder: avg400 PSNR / SSIM | affine-fitted PSNR / SSIM | PSNR vs s*avg400 + o")
     for d, t in zip(folders, table, strict=True):
         m = t.mean(axis=0)

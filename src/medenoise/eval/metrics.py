@@ -33,15 +33,12 @@ def affine_fit(x, ref) -> np.ndarray:
     """`x` mapped by the least-squares a·x + b onto `ref`, per channel of (H, W, C) arrays:
     scores that ignore a reference's different gain and offset (CARE's protocol)."""
     a, b = _pair(x, ref)
-    flat_a = a.reshape(-1, a.shape[-1]) if a.ndim == 3 else a.reshape(-1, 1)
+    flat_a = a.reshape(-1, a.shape[-1] if a.ndim == 3 else 1)
     flat_b = b.reshape(flat_a.shape)
-    out = np.empty_like(flat_a)
-    for c in range(flat_a.shape[1]):
-        xc, rc = flat_a[:, c], flat_b[:, c]
-        spread = xc.var()
-        gain = ((xc - xc.mean()) * (rc - rc.mean())).mean() / spread if spread > 0 else 0.0
-        out[:, c] = gain * (xc - xc.mean()) + rc.mean()
-    return out.reshape(a.shape)
+    da, db = flat_a - flat_a.mean(axis=0), flat_b - flat_b.mean(axis=0)
+    spread = (da**2).mean(axis=0)
+    gain = np.divide((da * db).mean(axis=0), spread, out=np.zeros_like(spread), where=spread > 0)
+    return (gain * da + flat_b.mean(axis=0)).reshape(a.shape)
 
 
 def psnr(x, ref, data_range: float = 1.0) -> float:
