@@ -92,10 +92,36 @@ def test_models_without_a_noise_model_refuse(one_thread):
         den.denoise_planes(np.full((1, 64, 64, 1), 0.5, np.float32), MEASURED)
 
 
-def test_per_image_level_models_keep_their_own_estimate(one_thread):
+def test_per_image_level_models_run_each_plane_at_its_measured_level(one_thread):
+    from medenoise.noise import make_noise_model
+
+    cfg = ModelConfig(method="ssdn", noise="pg", noise_param="per-image", width=8)
+    module = perturbed_model(cfg)
+    den = Denoiser(module, "m")
+    rng = np.random.default_rng(5)
+    clean = _scene(256)
+    planes = np.stack(
+        [clean + rng.normal(0, 1, clean.shape) * np.sqrt(a * clean + 4e-4) for a in (0.01, 0.02)]
+    ).astype(np.float32)[..., None]
+    out = den.denoise_planes(planes, MEASURED)
+    for i in range(2):
+        params = make_noise_model(measured_spec("pg", planes[i])).fixed_params(1)
+        np.testing.assert_array_equal(out[i], den.denoise_planes_at(planes[i : i + 1], params)[0])
+        # tiled, the plane's one given level reaches every tile (closer to the whole-plane
+        # run at that level than the tiles at the estimator's level are)
+        tiler = Denoiser(module, "m", InferenceOptions(tile=64), overlap=32)
+        given = np.abs(tiler.denoise_planes_at(planes[i : i + 1], params)[0] - out[i]).mean()
+        own = np.abs(tiler.denoise_planes(planes[i : i + 1])[0] - out[i]).mean()
+        assert given < own / 2, (given, own)
+    assert module.noise_param.mode == "per-image"  # the estimator is back
+    assert np.abs(out - den.denoise_planes(planes)).max() > 1e-3  # its estimate is not used
+
+
+def test_per_image_level_models_keep_their_estimate_where_the_fit_fails(one_thread):
     cfg = ModelConfig(method="ssdn", noise="gaussian:5-50", noise_param="per-image", width=8)
     den = Denoiser(perturbed_model(cfg), "m")
-    plane = np.random.default_rng(5).random((1, 64, 64, 1), dtype=np.float32)
+    plane = np.ones((1, 64, 64, 1), dtype=np.float32)  # all clipped: nothing to measure
+    assert measured_spec("gaussian", plane[0]) is None
     np.testing.assert_array_equal(den.denoise_planes(plane, MEASURED), den.denoise_planes(plane))
 
 

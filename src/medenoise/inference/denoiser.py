@@ -143,7 +143,17 @@ class Denoiser(ArrayDenoiser):
             raise UserError(
                 f"image has {planes.shape[-1]} channel(s) but the model expects {c}", self.source
             )
-        params = self.noise_params(noise)
+        return self.denoise_planes_at(planes, self.noise_params(noise))
+
+    @torch.inference_mode()
+    def denoise_planes_at(self, planes: np.ndarray, params: torch.Tensor | None) -> np.ndarray:
+        """Denoise (S, H, W, C) planes at the noise parameters `params` (None: the model's
+        own level, estimated per plane for a per-image model; given, they replace it)."""
+        with _fixed_noise_level(self.module, self.estimates_level_per_image and params is not None):
+            return self._denoise_planes(planes, params)
+
+    def _denoise_planes(self, planes: np.ndarray, params: torch.Tensor | None) -> np.ndarray:
+        """`denoise_planes_at`'s work: whole planes when they fit, else tile by tile."""
         s, h, w, _ = planes.shape
         ph, pw = padded_size(h, w, self.module.blind_spot)
         tile = self.tile_size()
@@ -195,9 +205,9 @@ class Denoiser(ArrayDenoiser):
         return self.runner.run(x, params)
 
     def _denoise_tiled(self, plane: np.ndarray, tile: int, params) -> np.ndarray:
-        """One (H, W, C) plane tile by tile → (C, H, W); a per-image noise level is estimated
-        once on the whole plane and given to every tile."""
-        per_image = self.estimates_level_per_image
+        """One (H, W, C) plane tile by tile → (C, H, W); a per-image noise level, unless given,
+        is estimated once on the whole plane and given to every tile."""
+        per_image = self.estimates_level_per_image and params is None
         if per_image:
             params = self.plane_noise_params(plane)
         with _fixed_noise_level(self.module, per_image):

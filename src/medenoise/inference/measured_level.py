@@ -58,10 +58,9 @@ def check_measurable(denoiser) -> None:
 
 
 def denoise_at_measured_levels(denoiser, planes: np.ndarray) -> np.ndarray:
-    """Denoise (S, H, W, C) planes one by one, each at its own measured level (a model that
-    estimates the level per image already does that itself)."""
+    """Denoise (S, H, W, C) planes one by one, each at its own measured level."""
     if denoiser.estimates_level_per_image:
-        return denoiser.denoise_planes(planes)
+        return _per_image_at_measured_levels(denoiser, planes)
     check_measurable(denoiser)
     kind = denoiser.module.noise.kind
     out = np.empty(planes.shape, dtype=np.float32)
@@ -110,3 +109,20 @@ def _learned_level_settable(denoiser):
         denoiser.runner = runner
         with torch.no_grad():
             module.noise_param.theta.copy_(theta)
+
+
+def _per_image_at_measured_levels(denoiser, planes: np.ndarray) -> np.ndarray:
+    """A model that estimates its level per image, run at each plane's measured level in
+    place of its estimate (its estimator's where the fit does not hold): the estimator reads
+    a level from what its training data looked like, and on a plane unlike them (a clean
+    widefield plane, for one) it can read far less noise than the fit measures there."""
+    from medenoise.noise import make_noise_model
+
+    kind = denoiser.module.noise.kind
+    out = np.empty(planes.shape, dtype=np.float32)
+    for i, plane in enumerate(planes):
+        spec = measured_spec(kind, plane)
+        log.info("plane %d: level %s", i, spec or "not measurable, the model's estimate")
+        params = make_noise_model(spec).fixed_params(1) if spec else None
+        out[i] = denoiser.denoise_planes_at(plane[None], params)[0]
+    return out
