@@ -10,7 +10,8 @@ does); `measured` the σ the inspector measures on the noisy image (SURE at that
 `none` no level (a per-image-level model then trains by the likelihood). Prints one line
 per image, with the level and what the held-out guard decided. `--unadapted` scores the
 model itself, with the self-ensemble on (a model file's default is off; the demo's zoo model
-has it on): the demo's SSDN row for any model file.
+has it on): the demo's SSDN row for any model file; with `--level measured`, at the level
+measured on each image.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ def main() -> None:
     ap.add_argument("--unadapted", action="store_true", help="score the model, no fine-tune")
     args = ap.parse_args()
     spec = f"gaussian:{SIGMA:g}"
+    measured_run = args.unadapted and args.level == "measured"
     images = demo_images()
     rng = np.random.default_rng(0)  # the demo's draw, in the demo's order
     noisy = {
@@ -68,7 +70,8 @@ def main() -> None:
         else:
             tuned = adapt(args.model, [noisy[name]], args.steps, noise=noise, lr=args.lr, seed=0)
         seconds = time.perf_counter() - t0
-        out = tuned.denoise(noisy[name], spec)
+        # unadapted, `--level measured` denoises at the level measured on the image
+        out = tuned.denoise(noisy[name], "measured" if measured_run else spec)
         psnr, ssim = metrics.psnr(out, clean), metrics.ssim(out, clean)
         print(
             f"{name}, level {noise}: {psnr:.2f} dB / {ssim:.4f} ({tuned.source}; {seconds:.0f} s)"
