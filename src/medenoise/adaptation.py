@@ -107,8 +107,7 @@ def adapted_module(module, model: str, planes: list, steps: int, *, progress: bo
     from medenoise.train import build_module, fit_in_memory, init_weights, record_training
 
     given = None if run["noise"] == MEASURED else run["noise"]
-    asked = run["noise"] == MEASURED
-    measured = sure_levels(module, planes, given, asked)  # per plane, the data's own level
+    measured = sure_levels(module, planes, given)  # per plane, the data's own level
     # SURE where the level is trustworthy and it can score the model's posterior mean (not
     # for clipped, Rician or pixel-shuffle models: those keep the likelihood)
     sure = measured and sure_refusal(module.model_config, "noisy") is None
@@ -128,9 +127,6 @@ def adapted_module(module, model: str, planes: list, steps: int, *, progress: bo
     if objective == "sure" and (found := sure_correlation(planes, given)) is not None:
         kernel = neighbour_kernel(found)
     module.sure_kernel = kernel
-    # a per-image-level model told to run at measured levels trains as it will denoise: its
-    # posterior at each plane's measured level, not at its estimator's
-    module.posterior_at_data_level = bool(sure and asked and module.estimates_level_per_image)
     train, tiles, owners, pieces_of = split_heldout(planes, cfg.dataset.patch, GUARD_TILE)
     guard = _guard(
         module, tiles, steps, [measured[k] for k in owners] if measured else None, kernel

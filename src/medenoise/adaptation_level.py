@@ -109,14 +109,11 @@ def data_levels(module, planes: list[np.ndarray]) -> list | None:
     return plane_levels(module.noise.kind, planes)
 
 
-def sure_levels(
-    module, planes: list[np.ndarray], noise: str | None, measured: bool = False
-) -> list | None:
+def sure_levels(module, planes: list[np.ndarray], noise: str | None) -> list | None:
     """Each plane's noise parameters for training by SURE, which needs the data's own level:
     the level the user gave (`noise`, a spec: one fixed level of the model's kind), else for
-    a model with a learned global level, or one that estimates its level per image when the
-    user asked for measured levels (`measured`), the one measured on each plane; None: do
-    not train by SURE.
+    a model with a learned global level the one measured on each plane; None: do not train
+    by SURE.
 
     SURE is only as right as its level (its bias is −δ(1 − 2·gain) for a variance off by δ):
     with the σ measured on the demo's MRI slice, 7 % high, SURE steps smoothed away detail
@@ -130,8 +127,6 @@ def sure_levels(
         given = make_noise_model(noise)
         if given.kind == module.noise.kind and given.spec.is_fixed:
             return [tuple(float(v) for v in given.fixed_params(1)[0])] * len(planes)
-    if measured and module.estimates_level_per_image:
-        return plane_levels(module.noise.kind, planes)
     return data_levels(module, planes)
 
 

@@ -19,15 +19,17 @@ GUARD_PROBES = 2
 """Probes per tile for the neighbour term of correlated noise."""
 
 
-def sure_losses(module, tiles, noise_variance, kernel=None, level_of=None) -> np.ndarray:
+def sure_losses(module, tiles, noise_variance, kernel=None) -> np.ndarray:
     """SURE of the posterior mean's mean squared error on each held-out tile;
     `noise_variance(i, y)` gives tile i's noise variance (N,C,H,W) at its noisy values `y`
     (never at the candidate's μ_x, which a candidate could move to where the variance is 0);
-    `kernel`: the noise correlation off lag 0 (noise/sure.py `neighbour_kernel`), or None;
-    `level_of(i)`: the (1, P) level of tile i's posterior, None: the module's own."""
+    `kernel`: the noise correlation off lag 0 (noise/sure.py `neighbour_kernel`), or None."""
     import torch
 
     from medenoise.noise.sure import neighbour_term, posterior_and_gain, sure_risk
+
+    def estimate(v):
+        return posterior_and_gain(module, v)[0]
 
     losses = []
     was_training = module.training
@@ -37,12 +39,7 @@ def sure_losses(module, tiles, noise_variance, kernel=None, level_of=None) -> np
             for i, tile in enumerate(tiles):
                 y = torch.from_numpy(tile.transpose(2, 0, 1)[None]).to(module.device)
                 y = module.nhwc({"y": y})["y"]
-                level = level_of(i) if level_of else None
-
-                def estimate(v, level=level):
-                    return posterior_and_gain(module, v, level=level)[0]
-
-                x, gain, _ = posterior_and_gain(module, y, level=level)
+                x, gain, _ = posterior_and_gain(module, y)
                 variance = noise_variance(i, y)
                 risk = sure_risk(x, y, variance, gain).mean()
                 if kernel is not None:
@@ -63,9 +60,8 @@ def sure_losses(module, tiles, noise_variance, kernel=None, level_of=None) -> np
 
 def sure_measure(module, levels: list | None, kernel=None):
     """The SURE measure for `module` (an SSDN model with a noise model), with each tile's
-    noise parameters `levels` (None: the module's own known level), which its posterior
-    takes too where the module runs at measured levels (`posterior_at_data_level`), and the
-    noise's correlation `kernel` (None: white); None when it does not apply."""
+    noise parameters `levels` (None: the module's own known level) and the noise's
+    correlation `kernel` (None: white); None when it does not apply."""
     import torch
 
     if module.model_config.method != "ssdn" or getattr(module, "mu_only", True):
@@ -83,6 +79,4 @@ def sure_measure(module, levels: list | None, kernel=None):
         p = fixed if params is None else params[i]
         return noise.observed_variance(y, p.to(y.device).expand(y.shape[0], -1))
 
-    at_levels = params is not None and getattr(module, "posterior_at_data_level", False)
-    level_of = params.__getitem__ if at_levels else None
-    return lambda mod, tiles: sure_losses(mod, tiles, variance, kernel, level_of)
+    return lambda mod, tiles: sure_losses(mod, tiles, variance, kernel)

@@ -179,35 +179,3 @@ def test_evaluate_adapt_prints_the_unadapted_row_beside_the_adapted_one(tmp_path
     # then scores below itself on no image
     assert "below the unadapted model on 0 of 2 images in PSNR, 0 in SSIM" in note
     assert "not kept" in note
-
-
-@pytest.mark.parametrize(
-    "level, passed",
-    [
-        ("measured", "measured"),
-        ("gaussian:25", "gaussian:25"),
-        ("gaussian:5-50", None),
-        (None, None),
-    ],  # fmt: skip
-)
-def test_evaluate_adapt_passes_measured_and_fixed_levels_to_the_adaptation(
-    monkeypatch, level, passed
-):
-    """`--assume measured` reaches the adaptation (a per-image model then trains at each
-    plane's measured level); a range is no level, so the model adapts at its own."""
-    import medenoise.adaptation
-    from medenoise.commands.evaluate import _adapted
-
-    seen = {}
-
-    def fake_adapt(name, noisy, steps, **kw):
-        seen.update(kw)
-        return "tuned"
-
-    monkeypatch.setattr(medenoise.adaptation, "adapt", fake_adapt)
-
-    class _Den:
-        ensemble = False
-
-    assert _adapted("m", _Den(), [], 3, None, level, InferenceOptions()) == "tuned"
-    assert seen["noise"] == passed

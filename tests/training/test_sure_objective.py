@@ -144,54 +144,18 @@ def test_adapt_trains_by_sure_only_at_a_level_it_can_trust():
     assert len(measured) == 2 and all(abs(v[0] - SIGMA) < 0.15 * SIGMA for v in measured)
 
 
-def test_a_per_image_model_asked_for_measured_levels_gets_each_planes_own():
-    from medenoise.adaptation_level import sure_levels
-
-    per_image = make_tiny_model("ssdn", noise="gaussian:5-50", noise_param="per-image")
-    big = [_noisy_camera(seed, side=384)[1][..., None] for seed in (1, 2)]
-    assert sure_levels(per_image, big, None) is None  # not asked: the likelihood
-    measured = sure_levels(per_image, big, None, measured=True)
-    assert len(measured) == 2 and all(abs(v[0] - SIGMA) < 0.15 * SIGMA for v in measured)
-
-
-def test_sure_at_the_data_level_puts_the_posterior_there_too():
-    """Where the module runs at measured levels, SURE's posterior takes the patch's level,
-    not the estimator's: at a level near 0 the posterior is the noisy input itself."""
-    _, noisy = _noisy_camera()
-    y = torch.from_numpy(noisy)[None, None]
-    module = make_tiny_model("ssdn", noise="gaussian:5-50", noise_param="per-image")
-    near_zero = torch.full((1, 1), 1e-4, dtype=torch.float64)
-    with torch.no_grad():
-        x, gain, _ = posterior_and_gain(module, y, level=near_zero)
-        own, own_gain, _ = posterior_and_gain(module, y)
-    moved, own_moved = float((x.float() - y).abs().mean()), float((own.float() - y).abs().mean())
-    assert moved < own_moved / 10 and float(gain.mean()) > float(own_gain.mean())
-    batch = {"noisy": y, "level": torch.full((1, 1), SIGMA, dtype=torch.float64)}
-    module = _with_run(module, noise="gaussian:5-50", noise_param="per-image")
-    plain = float(sure_training_loss(module, batch)[0])
-    module.posterior_at_data_level = True
-    at_level = float(sure_training_loss(module, batch)[0])
-    x, gain, _ = posterior_and_gain(module, y, level=batch["level"])
-    expected = sure_risk(x, y, torch.full_like(y, SIGMA**2, dtype=torch.float64), gain).mean()
-    assert at_level == pytest.approx(float(expected), rel=1e-4) and at_level != plain
-
-
-@pytest.mark.parametrize(
-    "noise, objective", [("gaussian:25", "sure"), (None, "likelihood"), ("measured", "sure")]
-)
+@pytest.mark.parametrize("noise, objective", [("gaussian:25", "sure"), (None, "likelihood")])
 def test_adapt_records_the_objective_it_trained_by(tmp_path, noise, objective):
     from medenoise.adaptation import adapt
     from medenoise.modelfile import save_model
 
-    _, noisy = _noisy_camera(side=256)  # large enough for the inspector to measure
+    _, noisy = _noisy_camera()
     model = make_tiny_model("ssdn", noise="gaussian:5-50", noise_param="per-image")
     path = save_model(model, tmp_path / "m.st")
     tuned = adapt(str(path), [noisy], 2, noise=noise)
     run = tuned.module.train_config
     assert run.method_options.objective == objective
     assert run.optim.lr == (3e-5 if objective == "sure" else 1e-4)
-    # asked for measured levels, the per-image model's posterior trains at them
-    assert tuned.module.posterior_at_data_level == (noise == "measured")
 
 
 def test_adapt_refuses_a_level_whose_held_out_sure_is_negative(tmp_path, capsys):

@@ -334,15 +334,13 @@ def _print_results(
 
 def _adapted(name: str, den, samples: list, steps: int, lr: float, noise: str | None, options):
     """The denoiser fine-tuned on the samples' noisy planes; a level range is not one
-    level, so a known-level model then adapts at its own; `measured` goes through as it is
-    (adaptation takes each plane's measured level where the model can use it)."""
+    level, so a known-level model then adapts at its own."""
     from medenoise.adaptation import adapt
     from medenoise.inference.measured_level import MEASURED
     from medenoise.noise.spec import parse_noise_spec
 
-    measured = noise == MEASURED
-    fixed = bool(noise) and not measured and parse_noise_spec(noise).is_fixed
-    level = noise if measured or fixed else None
+    measured = noise == MEASURED  # adapts at one level: the model's own
+    level = noise if noise and not measured and parse_noise_spec(noise).is_fixed else None
     noisy = [s.noisy for s in samples]
     return adapt(
         name, noisy, steps, noise=level, lr=lr, device=options.device,

@@ -35,19 +35,16 @@ PROBE_STEP = 1e-3
 """Finite-difference step of the probe, on the [0, 1] working scale (float32 arithmetic)."""
 
 
-def posterior_and_gain(module, y, net_out=None, level=None):
+def posterior_and_gain(module, y, net_out=None):
     """(posterior mean x̂ (N,C,H,W), ∂x̂_c/∂y_c (N,C,H,W), μ_x) of an SSDN module on y, at
-    the level the module itself uses (its known, learned or estimated one) or at `level`
-    ((N, P) noise parameters) where given; `net_out`: the network's output on y when already
-    computed."""
+    the level the module itself uses (its known, learned or estimated one); `net_out`: the
+    network's output on y when already computed."""
     from medenoise.noise.likelihood import posterior_mean, prior_from_head
 
     c = module.model_config.channels
     out = module.net(y) if net_out is None else net_out
     prior = prior_from_head(out, c, module.model_config.covariance)
-    if level is None:
-        level = module.noise_param(y, None)
-    var_n = module.noise.variance(prior.mu, level.to(device=y.device, dtype=torch.float64))
+    var_n = module.noise.variance(prior.mu, module.noise_param(y, None))
     x = posterior_mean(y, prior, var_n)
     if prior.diagonal:
         var_x, vn = prior.cov + EPS, var_n + EPS
@@ -105,18 +102,16 @@ def data_variance(method, batch):
 def sure_training_loss(method, batch):
     """SSDN's SURE objective on a batch of real noisy patches: the mean per-pixel risk, with
     the neighbour term where the method carries the data's noise correlation
-    (`sure_kernel`, set by adaptation), its posterior at each patch's measured level where
-    the method is to run at measured levels (`posterior_at_data_level`, set by adaptation)."""
+    (`sure_kernel`, set by adaptation)."""
     y = batch["noisy"]
-    level = batch.get("level") if getattr(method, "posterior_at_data_level", False) else None
-    x, gain, _ = posterior_and_gain(method, y, net_out=method.train_net(y), level=level)
+    x, gain, _ = posterior_and_gain(method, y, net_out=method.train_net(y))
     variance = data_variance(method, batch)
     risk = sure_risk(x, y, variance, gain)
     kernel = getattr(method, "sure_kernel", None)
     if kernel is not None:
 
         def estimate(v):
-            return posterior_and_gain(method, v, net_out=method.train_net(v), level=level)[0]
+            return posterior_and_gain(method, v, net_out=method.train_net(v))[0]
 
         risk = risk + neighbour_term(estimate, y, x, variance, kernel)
     return risk.mean().float(), {"sure": risk.detach().mean().float()}
