@@ -54,16 +54,13 @@ def test_shipped_model_loads_matches_its_row_and_denoises(row, one_thread):
     assert cfg.teacher == row.teacher  # a student's file names its teacher, as its row does
     source = load_model(row.teacher) if row.method == "student" else den
     rng = np.random.default_rng(0)
-    if row.noise.startswith("pg"):  # microscopy: scikit-image's `cell` at FMD-like brightness,
-        # noised with the model's own learned (a, b) (measured gain 11.2 dB, ssdn-pg-fmd), or
-        # for a model that estimates it per image, with FMD's level
+    if row.noise == "pg":  # microscopy: scikit-image's `cell` at FMD-like brightness, noised
+        # with the model's own learned (a, b); measured gain 11.2 dB (ssdn-pg-fmd)
         from skimage import data
 
         clean = data.cell()[100:228, 100:228].astype(np.float32) / 255 * 0.3
-        a, b = 0.0142, 0.0
-        if row.noise_param != "per-image":
-            with torch.no_grad():
-                a, b = source.module.noise_param(torch.zeros(1, 1, 32, 32))[0].tolist()
+        with torch.no_grad():
+            a, b = source.module.noise_param(torch.zeros(1, 1, 32, 32))[0].tolist()
         sd = np.sqrt(np.maximum(a * clean + b, 0))
         noisy = (clean + sd * rng.standard_normal(clean.shape)).astype(np.float32)
         spec, floor = None, 5.0

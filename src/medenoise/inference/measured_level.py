@@ -58,18 +58,27 @@ def check_measurable(denoiser) -> None:
 
 
 def denoise_at_measured_levels(denoiser, planes: np.ndarray) -> np.ndarray:
-    """Denoise (S, H, W, C) planes one by one, each at its own measured level."""
-    if denoiser.estimates_level_per_image:
-        return _per_image_at_measured_levels(denoiser, planes)
-    check_measurable(denoiser)
+    """Denoise (S, H, W, C) planes one by one, each at its own measured level (the model's
+    own where the fit does not hold). A per-image-level model takes it in place of its
+    estimator's: an estimator reads the level from what its training images looked like, and
+    on a plane unlike them (a clean widefield plane, for one) it can read far less noise than
+    the fit measures there."""
+    from medenoise.noise import make_noise_model
+
+    per_image, known = denoiser.estimates_level_per_image, denoiser.takes_known_level
+    if not per_image:
+        check_measurable(denoiser)
     kind = denoiser.module.noise.kind
     out = np.empty(planes.shape, dtype=np.float32)
-    known = denoiser.takes_known_level
-    with contextlib.nullcontext(None) if known else _learned_level_settable(denoiser) as set_to:
+    as_input = known or per_image  # the level goes in with the planes, not into the module
+    with contextlib.nullcontext(None) if as_input else _learned_level_settable(denoiser) as set_to:
         for i, plane in enumerate(planes):
             spec = measured_spec(kind, plane)
             log.info("plane %d: level %s", i, spec or "not measurable, the model's own")
-            if known:
+            if per_image:
+                params = make_noise_model(spec).fixed_params(1) if spec else None
+                out[i] = denoiser.denoise_planes_at(plane[None], params)[0]
+            elif known:
                 out[i] = denoiser.denoise_planes(plane[None], spec)[0]
             else:
                 set_to(spec)
@@ -109,20 +118,3 @@ def _learned_level_settable(denoiser):
         denoiser.runner = runner
         with torch.no_grad():
             module.noise_param.theta.copy_(theta)
-
-
-def _per_image_at_measured_levels(denoiser, planes: np.ndarray) -> np.ndarray:
-    """A model that estimates its level per image, run at each plane's measured level in
-    place of its estimate (its estimator's where the fit does not hold): the estimator reads
-    a level from what its training data looked like, and on a plane unlike them (a clean
-    widefield plane, for one) it can read far less noise than the fit measures there."""
-    from medenoise.noise import make_noise_model
-
-    kind = denoiser.module.noise.kind
-    out = np.empty(planes.shape, dtype=np.float32)
-    for i, plane in enumerate(planes):
-        spec = measured_spec(kind, plane)
-        log.info("plane %d: level %s", i, spec or "not measurable, the model's estimate")
-        params = make_noise_model(spec).fixed_params(1) if spec else None
-        out[i] = denoiser.denoise_planes_at(plane[None], params)[0]
-    return out
