@@ -58,6 +58,8 @@ class ModelConfig(_Strict):
     # sub-images of patch·k crops (neighbours k pixels apart, where the noise has decorrelated)
     # and run the same way by default; 1: full resolution
     pd_stride: int = Field(1, ge=1, le=4)
+    # per-image SSDN: its posterior's level when none is given (measured: each plane's own fit)
+    default_level: Literal["estimated", "measured"] = "estimated"
     training: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("noise")
@@ -83,16 +85,15 @@ class ModelConfig(_Strict):
                 "clip, quant_levels and rician noise need a diagonal prior: "
                 "use channels 1 or covariance diag"
             )
+        if self.default_level == "measured" and self.noise_param != "per-image":
+            raise ValueError("default_level measured is for SSDN with noise_param per-image")
         return self
 
     @field_validator("version")
     @classmethod
     def _known_version(cls, v: int) -> int:
         if v > CONFIG_VERSION:
-            raise ValueError(
-                f"config version {v} is newer than this medenoise "
-                f"({CONFIG_VERSION}); upgrade medenoise"
-            )
+            raise ValueError(f"config version {v} is newer than {CONFIG_VERSION}: upgrade")
         return v
 
 
@@ -254,9 +255,8 @@ def merged(base: dict, updates: dict) -> dict:
 
 
 class TrainConfig(_Strict):
-    """A training run: model, dataset, method knobs, optimiser and trainer sections."""
-
-    # flat keys given at the top level are lifted into their section (`_lift_flat_keys`)
+    """A training run: model, dataset, method knobs, optimiser and trainer sections (flat
+    keys given at the top level are lifted into their section)."""
 
     model: ModelConfig = Field(default_factory=ModelConfig)
     dataset: DatasetConfig = Field(default_factory=DatasetConfig)
@@ -356,12 +356,11 @@ class TrainConfig(_Strict):
 
     @classmethod
     def from_yaml(cls, path: str | Path, recipe: bool = False) -> TrainConfig:
-        """Load a config, flat or sectioned; `recipe=True`: paths relative to the recipe file."""
-        # recipe: data/val/pairs and a weight-file `init` are read relative to the file's folder
+        """Load a config, flat or sectioned; `recipe=True`: data/val/pairs and a weight-file
+        `init` are read relative to the recipe file's folder."""
         path = Path(path)
         try:
-            raw = yaml.safe_load(path.read_text())
-            raw = nest(raw)
+            raw = nest(yaml.safe_load(path.read_text()))
         except (OSError, yaml.YAMLError, ValueError) as exc:
             raise UserError(f"cannot read config: {exc}", path) from None
         data = raw.get("dataset") if isinstance(raw, dict) else None

@@ -154,3 +154,38 @@ def test_without_model_measured_means_the_verdicts_level(capsys):
     chooser.choose(session.profile_of(image), "x.png")
     chooser.denoise_image(image, MEASURED)
     assert seen == [chooser.spec] and MEASURED not in seen
+
+
+def _pg_planes(seed: int = 5) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    clean = _scene(128)
+    noisy = [
+        clean + rng.normal(0, 1, clean.shape) * np.sqrt(a * clean + 4e-4) for a in (0.01, 0.03)
+    ]
+    return np.stack(noisy).astype(np.float32)[..., None]
+
+
+def test_a_model_whose_default_is_measured_runs_there_unless_told(tmp_path, one_thread):
+    """`default_level: measured` survives the model file and makes `measured` the level when
+    none is given, on the full Denoiser and on the lean one (which hands such planes over)."""
+    from medenoise.api import load_model
+    from medenoise.inference.lean import LeanDenoiser
+    from medenoise.modelfile import save_model
+
+    cfg = dict(method="ssdn", noise="pg", noise_param="per-image", width=8)
+    own = Denoiser(perturbed_model(ModelConfig(**cfg)), "m")
+    path = tmp_path / "wf.safetensors"
+    save_model(perturbed_model(ModelConfig(**cfg, default_level="measured")), path)
+    den = load_model(path, ensemble=False)
+    assert den.config.default_level == MEASURED
+    planes = _pg_planes()
+    out = den.denoise_planes(planes)
+    np.testing.assert_array_equal(out, own.denoise_planes(planes, MEASURED))
+    assert np.abs(out - own.denoise_planes(planes)).max() > 1e-3  # not the estimator's level
+    lean = LeanDenoiser("m", den.config, None, InferenceOptions(), True, 32, lambda: den)
+    np.testing.assert_array_equal(lean.denoise_planes(planes), out)
+
+
+def test_default_level_measured_is_for_per_image_models():
+    with pytest.raises(ValueError, match="per-image"):
+        ModelConfig(method="ssdn", noise="pg", noise_param="global", default_level="measured")

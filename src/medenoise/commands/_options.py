@@ -92,7 +92,8 @@ KnownNoise = Annotated[
         "--noise",
         help="Noise level of the inputs, e.g. gaussian:25, for models trained with a known "
         "level and for baselines (estimated per image when omitted); `measured`: each "
-        "image's own level, measured on it (SSDN with a known or learned global level).",
+        "image's own level, measured on it (SSDN with a known, learned or per-image level; "
+        "the default of a model listed with default_level measured).",
         rich_help_panel=MODEL,
     ),
 ]

@@ -28,7 +28,11 @@ from medenoise.data.tiling import (
 )
 from medenoise.errors import UserError
 from medenoise.inference.base import ArrayDenoiser
-from medenoise.inference.measured_level import MEASURED, denoise_at_measured_levels
+from medenoise.inference.measured_level import (
+    MEASURED,
+    denoise_at_measured_levels,
+    noise_or_default,
+)
 from medenoise.inference.options import InferenceOptions, Precision
 from medenoise.inference.padding import pad_reflect, padded_size
 from medenoise.inference.runners import make_runner, to_device
@@ -135,7 +139,9 @@ class Denoiser(ArrayDenoiser):
     @torch.inference_mode()
     def denoise_planes(self, planes: np.ndarray, noise: str | None = None) -> np.ndarray:
         """Denoise float32 planes (S, H, W, C) in [0, 1]; returns the same shape. `noise`:
-        the level for known-level models, or `measured` (each plane at its own level)."""
+        the level for known-level models, or `measured` (each plane at its own level; the
+        default of a model whose config says so)."""
+        noise = noise_or_default(self.config, noise)
         if noise == MEASURED:
             return denoise_at_measured_levels(self, planes)
         c = self.config.channels

@@ -27,7 +27,7 @@ import numpy as np
 
 from medenoise.data.tiling import network_tile, overlap_for
 from medenoise.inference.base import ArrayDenoiser
-from medenoise.inference.measured_level import MEASURED
+from medenoise.inference.measured_level import MEASURED, noise_or_default
 from medenoise.inference.options import Backend, InferenceOptions, Precision
 from medenoise.inference.ort_session import OrtSessions, cache_dir, onnx_available
 from medenoise.inference.padding import pad_reflect, padded_size
@@ -161,7 +161,9 @@ class LeanDenoiser(ArrayDenoiser):
 
     def denoise_planes(self, planes: np.ndarray, noise: str | None = None) -> np.ndarray:
         """Denoise float32 planes (S, H, W, C) in [0, 1]; planes the Denoiser would tile, and
-        `--noise measured`, go to it. Others run whole, one at a time."""
+        `--noise measured` (or a model whose default it is), go to it. Others run whole, one
+        at a time."""
+        noise = noise_or_default(self.config, noise)
         s, h, w, _ = planes.shape
         ph, pw = padded_size(h, w, self.blind_spot)
         if noise == MEASURED or max(ph, pw) > self.tile_size():

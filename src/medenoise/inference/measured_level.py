@@ -24,6 +24,12 @@ MEASURED = "measured"
 log = logging.getLogger(__name__)
 
 
+def noise_or_default(config, noise: str | None) -> str | None:
+    """`noise` as the user gave it, else the model's default: `measured` for a per-image model
+    whose config says so (its estimator misreads recorded data; `ModelConfig.default_level`)."""
+    return MEASURED if noise is None and config.default_level == MEASURED else noise
+
+
 def measured_spec(kind: str, plane: np.ndarray) -> str | None:
     """The noise spec of `kind` measured on one (H, W, C) plane in [0, 1], or None when the
     inspector's fit does not hold there."""
