@@ -92,6 +92,8 @@ def adapt_config(
 def adapted_module(module, model: str, planes: list, steps: int, *, progress: bool, **run):
     """(module, outcome in words): `module` (of `model`) fine-tuned `steps` steps on the noisy
     float32 `planes`, or left as it was when the held-out measure says adaptation did not help."""
+    if _runs_at_measured_levels(module, model):
+        return module, "not adapted: runs at the measured levels"
     # a known-level model told the data's level trains a module for that level, given its weights
     from medenoise.adaptation_guard import GUARD_TILE, guard_callback, split_heldout
     from medenoise.adaptation_level import (
@@ -158,6 +160,22 @@ def adapted_module(module, model: str, planes: list, steps: int, *, progress: bo
     module = fit_in_memory(cfg, module, data, progress=progress, callbacks=callbacks)
     outcome = guard.finish(module, steps) if guard is not None else "unchecked"
     return module, outcome
+
+
+def _runs_at_measured_levels(module, model: str) -> bool:
+    """True, said on stderr, for a model that denoises at each plane's measured level
+    (`default_level`): it is not adapted."""
+    if module.model_config.default_level != "measured":
+        return False
+    # a per-image model adapts by the likelihood at its own estimate; on real widefield planes
+    # that lowered every plane's score while the held-out likelihood improved, so no measure
+    # here tells a gain from a loss
+    print(
+        f"not adapting {model}: it runs at each image's measured noise level, where adapting "
+        "it has not been shown to help; it denoises unadapted",
+        file=sys.stderr,
+    )
+    return True
 
 
 def _lag1(kernel) -> str:

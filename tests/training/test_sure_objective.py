@@ -222,3 +222,21 @@ def test_sure_takes_the_variance_at_the_data_so_a_model_cannot_zero_it():
     assert float(loss) == pytest.approx(a * 0.3 + b, rel=0.1)
     held_out = sure_measure(module, [(a, b)])(module, [y[..., None]])
     assert held_out[0] == pytest.approx(a * 0.3 + b, rel=0.1)
+
+
+def test_a_model_that_runs_at_measured_levels_is_left_unadapted(tmp_path, capsys):
+    """A per-image model shipped to run at each plane's measured level keeps its weights:
+    adapting it by the likelihood at its own estimate has no measure that tells gain from loss."""
+    from medenoise.adaptation import adapt
+    from medenoise.modelfile import save_model
+
+    _, noisy = _noisy_camera()
+    model = make_tiny_model("ssdn", noise="pg", noise_param="per-image")
+    model.model_config = model.model_config.model_copy(update={"default_level": "measured"})
+    path = save_model(model, tmp_path / "m.st")
+    tuned = adapt(str(path), [noisy], 2)
+    assert "not adapted: runs at the measured levels" in tuned.source
+    assert "not adapting" in capsys.readouterr().err
+    before, after = model.state_dict(), tuned.module.state_dict()
+    assert all(torch.equal(before[k], after[k].to(before[k].dtype)) for k in before)
+    assert tuned.config.default_level == "measured"  # and it still runs at the measured levels
