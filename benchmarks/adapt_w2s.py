@@ -5,6 +5,7 @@
         --adapt 300 --json
     python benchmarks/adapt_w2s.py facts WORK         # scale, noise level, correlation
     python benchmarks/adapt_w2s.py fitted WORK DIR... # saved outputs, three ways of scoring
+    python benchmarks/adapt_w2s.py dark WORK          # the measured line at the dark end
 
 `link` makes folders of symbolic links whose names match (the shipped files differ by a
 prefix, input_avg1_ / target_avg400_); FOVS defaults to 001-004; W2S_DIR overrides where
@@ -15,7 +16,10 @@ a denoiser that learns E[avg1 | scene] can score. `fitted` scores folders of out
 `evaluate --save` against `avg400` as `evaluate` does, with `--fit-affine`, and against the
 fitted s·avg400 + o (the E[avg1 | scene] a self-supervised denoiser estimates), and counts
 the images on which the last folder (adapted) scores below the one before it (unadapted): it
-tells a loss to the reference's scale from a real loss.
+tells a loss to the reference's scale from a real loss. `dark` sets the inspector's line
+(variance = a·y + b, measured on avg1 alone, as `--noise measured` uses it) beside the
+variance of avg1 − (s·avg400 + o) in the darkest fifth of each plane, and counts the pixels
+where a·y + b < 0 at the noisy value y (where SURE takes the noise variance).
 """
 
 from __future__ import annotations
@@ -70,6 +74,24 @@ def facts(work: Path) -> None:
     print(f"mean ceiling {np.mean(ceilings):.2f} dB")
 
 
+def dark(work: Path) -> None:
+    from medenoise.inference.measured_level import measured_spec
+    from medenoise.noise.spec import parse_noise_spec
+
+    ratios = []
+    for f in sorted((work / "noisy").glob("*.tif")):
+        n, c, s, o = _fitted_pair(work, f.name)
+        spec = parse_noise_spec(measured_spec("pg", n.astype(np.float32)[..., None]))
+        a, b = spec.ranges["a"][0], spec.ranges["b"][0]
+        fit = s * c + o
+        low = fit <= np.quantile(fit, 0.2)
+        true, line = (n - fit)[low].var(), a * fit[low].mean() + b
+        ratios.append(true / max(line, 1e-12))
+        print(f"{f.name}: a={a:.4f} b={b:.5f} a*y+b<0 on {np.mean(a * n + b < 0):.3f}; darkest "
+              f"fifth: variance {true:.2e} against the line's {line:.2e}")  # fmt: skip
+    print(f"median ratio (darkest fifth) {np.median(ratios):.2f}, max {np.max(ratios):.2f}")
+
+
 def _scores(work: Path, name: str, outputs: list[np.ndarray]) -> list[list[float]]:
     """Per output of one pair: PSNR / SSIM against avg400 as `evaluate` scores it, then with
     `--fit-affine`, then the PSNR against s·avg400 + o fitted to avg1 (E[avg1 | scene])."""
@@ -110,6 +132,8 @@ def fitted(work: Path, folders: list[Path]) -> None:
 if __name__ == "__main__":
     if sys.argv[1] == "link":
         link(Path(sys.argv[2]), sys.argv[3:] or ["001", "002", "003", "004"])
+    elif sys.argv[1] == "dark":
+        dark(Path(sys.argv[2]))
     elif sys.argv[1] == "fitted":
         fitted(Path(sys.argv[2]), [Path(a) for a in sys.argv[3:]])
     else:

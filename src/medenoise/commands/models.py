@@ -35,9 +35,9 @@ def models(
         measured = "; ".join(f"{k} {v:g}" for k, v in r.measured.items())
         if r.ensemble:
             measured += " (self-ensemble on by default; --no-ensemble: 2x faster)"
-        table.append(
-            (r.name, r.method, r.noise, r.noise_param, str(r.channels), r.training_data, measured)
-        )
+        # a model whose default is each image's measured level says so beside its mode
+        level = r.noise_param + (", measured" if r.default_level == "measured" else "")
+        table.append((r.name, r.method, r.noise, level, str(r.channels), r.training_data, measured))
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for row in table:
         typer.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
