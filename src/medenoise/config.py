@@ -93,7 +93,7 @@ class ModelConfig(_Strict):
     @classmethod
     def _known_version(cls, v: int) -> int:
         if v > CONFIG_VERSION:
-            raise ValueError(f"config version {v} is newer than {CONFIG_VERSION}: upgrade")
+            raise ValueError(f"config version {v} is newer than {CONFIG_VERSION}: update medenoise")
         return v
 
 
