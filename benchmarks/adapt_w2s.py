@@ -75,14 +75,12 @@ def facts(work: Path) -> None:
 
 
 def dark(work: Path) -> None:
-    from medenoise.inference.measured_level import measured_spec
-    from medenoise.noise.spec import parse_noise_spec
+    from medenoise.adaptation_level import plane_level  # the fit `--noise measured` uses
 
     ratios = []
     for f in sorted((work / "noisy").glob("*.tif")):
         n, c, s, o = _fitted_pair(work, f.name)
-        spec = parse_noise_spec(measured_spec("pg", n.astype(np.float32)[..., None]))
-        a, b = spec.ranges["a"][0], spec.ranges["b"][0]
+        a, b = plane_level("pg", n.astype(np.float32)[..., None])
         fit = s * c + o
         low = fit <= np.quantile(fit, 0.2)
         true, line = (n - fit)[low].var(), a * fit[low].mean() + b
