@@ -6,6 +6,7 @@
     python benchmarks/adapt_w2s.py facts WORK         # scale, noise level, correlation
     python benchmarks/adapt_w2s.py fitted WORK DIR... # saved outputs, three ways of scoring
     python benchmarks/adapt_w2s.py dark WORK          # the measured line at the dark end
+    python benchmarks/adapt_w2s.py route WORK JSON... # what the inspector's verdict picks
 
 `link` makes folders of symbolic links whose names match (the shipped files differ by a
 prefix, input_avg1_ / target_avg400_); FOVS defaults to 001-004; W2S_DIR overrides where
@@ -19,7 +20,10 @@ the images on which the last folder (adapted) scores below the one before it (un
 tells a loss to the reference's scale from a real loss. `dark` sets the inspector's line
 (variance = a·y + b, measured on avg1 alone, as `--noise measured` uses it) beside the
 variance of avg1 − (s·avg400 + o) in the darkest fifth of each plane, and counts the pixels
-where a·y + b < 0 at the noisy value y (where SURE takes the noise variance).
+where a·y + b < 0 at the noisy value y (where SURE takes the noise variance). `route` asks
+the inspector's verdict (what `medenoise denoise` runs without `--model`) for each noisy
+plane, and scores that route from `evaluate --json` files: a plane sent to model M takes
+M's score from the file whose model is M or M-fast (the distilled student `denoise` runs).
 """
 
 from __future__ import annotations
@@ -127,11 +131,36 @@ def fitted(work: Path, folders: list[Path]) -> None:
               f"s*avg400 + o {lower[4]}")  # fmt: skip
 
 
+def route(work: Path, results: list[Path]) -> None:
+    import json
+
+    from medenoise.data.io import read
+    from medenoise.inspection.estimate import measure_image
+    from medenoise.inspection.verdict import decide
+
+    scores = {}  # model name (its "-fast" student counts as the model) -> {image: row}
+    for f in results:
+        run = json.loads(f.read_text())
+        name = run["model"].split("+")[0].removesuffix("-fast")
+        scores[name] = {r["name"]: r for r in run["images"]}
+    picked = []
+    for f in sorted((work / "noisy").glob("*.tif")):
+        model = decide(measure_image(read(f), f.name)).model
+        row = scores.get(model, {}).get(f.name)
+        print(f"{f.name}: {model}" + (f" {row['psnr']:.2f} / {row['ssim']:.4f}" if row else ""))
+        picked.append(row)
+    if all(picked):
+        psnr, ssim = np.mean([r["psnr"] for r in picked]), np.mean([r["ssim"] for r in picked])
+        print(f"the verdict's route on {len(picked)} planes: {psnr:.2f} / {ssim:.4f}")
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "link":
         link(Path(sys.argv[2]), sys.argv[3:] or ["001", "002", "003", "004"])
     elif sys.argv[1] == "dark":
         dark(Path(sys.argv[2]))
+    elif sys.argv[1] == "route":
+        route(Path(sys.argv[2]), [Path(a) for a in sys.argv[3:]])
     elif sys.argv[1] == "fitted":
         fitted(Path(sys.argv[2]), [Path(a) for a in sys.argv[3:]])
     else:

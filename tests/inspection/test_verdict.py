@@ -51,18 +51,19 @@ def test_white_outside_the_trained_range_gets_bm3d_at_the_level():
 
 
 @pytest.mark.parametrize(
-    "a, b, model",
+    "a, b, lag1_x, model",
     [
-        (1 / 30, 0.0, "ssdn-poisson-gray"),
-        (0.0158, -0.0002, "ssdn-pg-fmd"),
-        (0.1, -0.005, "vst-bm3d"),
+        (0.0158, -0.0002, 0.11, "ssdn-pg-fmd"),  # FMD's level and its scan-line grain
+        (0.0158, -0.0001, 0.04, "vst-bm3d"),  # the level alone (a W2S widefield plane)
+        (1 / 30, 0.0, 0.0, "vst-bm3d"),  # the photo Poisson prior is not advised by level
+        (0.1, -0.005, 0.11, "vst-bm3d"),
     ],
 )
-def test_signal_dependent_models(a, b, model):
-    v = decide(profile(pg_a=a, pg_b=b, pg_fit_r2=0.98))
+def test_signal_dependent_models(a, b, lag1_x, model):
+    v = decide(profile(pg_a=a, pg_b=b, pg_fit_r2=0.98, corr_x=(lag1_x, 0.0, 0.0)))
     assert v.kind == "signal-dependent" and v.model == model
     if model == "vst-bm3d":
-        assert v.options[0] == "--noise" and v.options[1].startswith("pg:a=0.1,b=")
+        assert v.options[0] == "--noise" and v.options[1].startswith(f"pg:a={a:.4g},b=")
 
 
 def test_poor_fit_or_flat_variance_is_not_signal_dependent():
