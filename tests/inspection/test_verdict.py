@@ -66,6 +66,16 @@ def test_signal_dependent_models(a, b, lag1_x, model):
         assert v.options[0] == "--noise" and v.options[1].startswith(f"pg:a={a:.4g},b=")
 
 
+def test_the_advised_level_parses_when_b_is_tiny():
+    from medenoise.noise.spec import parse_noise_spec
+
+    # a W2S plane measured b = -9.52e-05; the advised command failed on its spec before
+    v = decide(profile(pg_a=0.0159, pg_b=-9.52e-05, pg_fit_r2=0.98))
+    assert v.model == "vst-bm3d" and v.options[0] == "--noise"
+    ranges = parse_noise_spec(v.options[1]).ranges
+    assert ranges["b"] == (-9.52e-05, -9.52e-05) and ranges["a"] == (0.0159, 0.0159)
+
+
 def test_poor_fit_or_flat_variance_is_not_signal_dependent():
     assert decide(profile(pg_a=0.01, pg_b=0.001, pg_fit_r2=0.3)).kind == "white"
     assert decide(profile(pg_a=0.0005, pg_b=0.005, pg_fit_r2=0.95)).kind == "white"

@@ -86,7 +86,18 @@ def test_spec_parsing_round_trips_and_rejects_nonsense():
         "b": (-0.0002, -0.0002),
     }
     assert not parse_noise_spec("gaussian").has_level
+    # numbers as Python prints them: the inspector's fitted b of a clean camera plane is tiny
+    tiny = parse_noise_spec("pg:a=1.5e-3,b=-9.52e-05")
+    assert tiny.ranges == {"a": (0.0015, 0.0015), "b": (-9.52e-05, -9.52e-05)}
+    assert parse_noise_spec(str(tiny)).ranges == tiny.ranges
+    assert parse_noise_spec("pg:a=1e-3-2e-2,b=-1e-4-0").ranges == {
+        "a": (0.001, 0.02),
+        "b": (-0.0001, 0.0),
+    }
     for bad in (
+        "gaussian:5-",
+        "gaussian:1e",
+        "gaussian:5--",
         "laplace:3",
         "gaussian:abc",
         "gaussian:50-5",

@@ -7,6 +7,7 @@ of the correlated noise actually added."""
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 
 from medenoise.errors import UserError
@@ -54,20 +55,21 @@ class NoiseSpec:
         return f"{self.kind}:{items}{tail}"
 
 
+# A number as Python writes it (a leading sign, an exponent: 1e-05, -9.52e-05); a value is
+# one number or a range lo-hi of two.
+_NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
+_VALUE = re.compile(rf"({_NUMBER})(?:-({_NUMBER}))?")
+
+
 def _parse_value(text: str, spec: str) -> tuple[float, float]:
-    parts = text.split("-")
-    # allow a leading minus sign (pg:b=-0.0002) but not in ranges of negatives
-    if text.startswith("-"):
-        parts = ["-" + parts[1], *parts[2:]] if len(parts) > 1 else parts
-    try:
-        vals = [float(p) for p in parts if p != ""]
-    except ValueError:
-        raise UserError(f"noise spec {spec!r}: {text!r} is not a number or range lo-hi") from None
-    if len(vals) == 1:
-        vals = vals * 2
-    if len(vals) != 2 or not all(math.isfinite(v) for v in vals) or vals[0] > vals[1]:
+    match = _VALUE.fullmatch(text.strip())
+    if match is None:
         raise UserError(f"noise spec {spec!r}: {text!r} is not a number or range lo-hi")
-    return vals[0], vals[1]
+    lo = float(match.group(1))
+    hi = float(match.group(2)) if match.group(2) is not None else lo
+    if not (math.isfinite(lo) and math.isfinite(hi)) or lo > hi:
+        raise UserError(f"noise spec {spec!r}: {text!r} is not a number or range lo-hi")
+    return lo, hi
 
 
 def parse_noise_spec(spec: str | NoiseSpec) -> NoiseSpec:
