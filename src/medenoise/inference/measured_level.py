@@ -48,7 +48,7 @@ def measured_spec(kind: str, plane: np.ndarray) -> str | None:
 
 
 def _plain(value: float) -> str:
-    """`value` in positional notation (a spec reads `-` as a range, so no 1e-05)."""
+    """`value` in positional notation, as a user would type it into a spec."""
     return f"{value:.10f}".rstrip("0").rstrip(".") or "0"
 
 
