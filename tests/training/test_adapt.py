@@ -179,3 +179,21 @@ def test_evaluate_adapt_prints_the_unadapted_row_beside_the_adapted_one(tmp_path
     # then scores below itself on no image
     assert "below the unadapted model on 0 of 2 images in PSNR, 0 in SSIM" in note
     assert "not kept" in note
+
+
+def test_adapt_without_a_model_where_the_advice_is_a_baseline_says_what_to_pass(tmp_path, cli):
+    # photon noise of no trained model's kind: the inspector advises VST+BM3D, which has no
+    # weights to fine-tune, so the user must name a network
+    clean = 0.1 + 0.7 * data.camera().astype(np.float64) / 255
+    counts = np.random.default_rng(0).poisson(clean / 0.02) * 0.02  # variance 0.02 x
+    src = tmp_path / "in" / "widefield.tif"
+    src.parent.mkdir()
+    tifffile.imwrite(src, np.clip(np.round(counts * 255), 0, 255).astype(np.uint8))
+    out = tmp_path / "out"
+    res = cli("denoise", src, "-o", out, "--adapt", "5")
+    assert res.exit_code == 2, res.output
+    assert "using --model vst-bm3d" in res.output  # the verdict, announced
+    errors = [ln for ln in res.output.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and "--adapt without --model" in errors[0]
+    assert "--model" in errors[0].split("cannot be fine-tuned")[1]
+    assert not out.exists()

@@ -84,6 +84,7 @@ def denoise(
             choice = None
             if model is None and adapt:  # one model to adapt: the first input's verdict picks
                 choice = _choose(jobs, vrange, slice_axis, noise)
+                _refuse_untrainable(choice.model)
                 model, noise = choice.model, choice.noise
             options = InferenceOptions(
                 tile=tile, batch=batch, precision=precision, ensemble=ensemble, backend=backend,
@@ -139,6 +140,17 @@ def _choose(jobs, vrange, axis, noise):
         typer.echo(choice.note, err=True)
         return choice
     raise errors[0]
+
+
+def _refuse_untrainable(advised: str | None) -> None:
+    """`--adapt` without `--model` where the inspector advises a training-free method: say
+    so and what to pass, rather than that the user asked to adapt a baseline they never named."""
+    from medenoise.methods.baselines import BASELINES
+
+    if advised in BASELINES:
+        fail(f"--adapt without --model: the inspector advises {advised} for this noise, a "
+             "training-free method that cannot be fine-tuned; name a network to adapt with "
+             "--model (e.g. ssdn-pg-fmd for fluorescence microscopy)")  # fmt: skip
 
 
 def _loader(options, trust_pickle: bool, announce=None):
