@@ -38,12 +38,13 @@ FMD_A = 0.01419
 # A level is not a kind of image: a prior is only advised where its noise matches beyond the
 # level. FMD's confocal frames correlate along the scan line (x): lag 1 0.076-0.148 on all 100
 # frames of fields of view 1 and 19. The W2S widefield planes at FMD's level measure
-# 0.031-0.046 along x, and there ssdn-pg-fmd scored 1.2-1.7 dB below VST+BM3D against avg400.
+# 0.031-0.046 along x, and there ssdn-pg-fmd (as its -fast student, which denoise runs)
+# scored 1.2-1.7 dB below VST+BM3D against avg400.
 FMD_SCAN_CORR = 0.06
 # The photo prior ssdn-poisson-gray (a = 1/30, b = 0) has no such signature: seven W2S planes
-# measure a within 30 % of 1/30 (b within 0.1 a) and it scored 0.4-1.1 dB below VST+BM3D on
-# each, while on Set12 with Poisson λ 30 it leads VST+BM3D by only 0.11 dB. So that level
-# goes to VST+BM3D; the photo model stays available by name.
+# measure a within 30 % of 1/30 (b within 0.1 a), and there its -fast student scored 0.4-1.1
+# dB below VST+BM3D on each, while on Set12 with Poisson λ 30 it leads VST+BM3D by only
+# 0.11 dB. So that level goes to VST+BM3D; the photo model stays available by name.
 MATCH = 0.3  # a fitted a within ±30 % of a model's counts as that model's noise
 
 
