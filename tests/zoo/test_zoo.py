@@ -57,7 +57,7 @@ def test_shipped_model_loads_matches_its_row_and_denoises(row, one_thread):
     rng = np.random.default_rng(0)
     if row.noise.startswith("pg"):  # microscopy: scikit-image's `cell` at FMD-like brightness,
         # noised with the model's own learned (a, b) (measured gain 11.2 dB, ssdn-pg-fmd), or,
-        # for a level estimated per image, a W2S-like gain a = 0.03 (13.6 dB, ssdn-pg-widefield)
+        # for a level estimated per image, a W2S-like gain a = 0.03 (14.0 dB, ssdn-pg-widefield)
         from skimage import data
 
         clean = data.cell()[100:228, 100:228].astype(np.float32) / 255 * 0.3
