@@ -7,6 +7,7 @@
     python benchmarks/adapt_w2s.py fitted WORK DIR... # saved outputs, three ways of scoring
     python benchmarks/adapt_w2s.py dark WORK          # the measured line at the dark end
     python benchmarks/adapt_w2s.py route WORK JSON... # what the inspector's verdict picks
+    python benchmarks/adapt_w2s.py perplane WORK      # held-out gain vs PSNR change, per plane
 
 `link` makes folders of symbolic links whose names match (the shipped files differ by a
 prefix, input_avg1_ / target_avg400_); FOVS defaults to 001-004; W2S_DIR overrides where
@@ -19,11 +20,16 @@ fitted s·avg400 + o (the E[avg1 | scene] a self-supervised denoiser estimates),
 the images on which the last folder (adapted) scores below the one before it (unadapted): it
 tells a loss to the reference's scale from a real loss. `dark` sets the inspector's line
 (variance = a·y + b, measured on avg1 alone, as `--noise measured` uses it) beside the
-variance of avg1 − (s·avg400 + o) in the darkest fifth of each plane, and counts the pixels
+variance of avg1 − (s·avg400 + o) in the darkest fifth of each plane (and, as a median over
+the planes, in each fifth of the intensities), and counts the pixels
 where a·y + b < 0 at the noisy value y (where SURE takes the noise variance). `route` asks
 the inspector's verdict (what `medenoise denoise` runs without `--model`) for each noisy
 plane, and scores that route from `evaluate --json` files: a plane sent to model M takes
 M's score from the file whose model is M or M-fast (the distilled student `denoise` runs).
+`perplane` adapts `ssdn-pg-fmd` 300 steps to all noisy planes, as `evaluate --adapt 300`
+does, and sets each plane's share of the guard's held-out gain (unadapted minus kept score
+on that plane's tiles) beside its PSNR change against avg400: could a per-plane fallback
+trust the held-out measure?
 """
 
 from __future__ import annotations
@@ -81,17 +87,22 @@ def facts(work: Path) -> None:
 def dark(work: Path) -> None:
     from medenoise.adaptation_level import plane_level  # the fit `--noise measured` uses
 
-    ratios = []
+    ratios = []  # per plane: true variance / the line's, in each fifth of the intensities
     for f in sorted((work / "noisy").glob("*.tif")):
         n, c, s, o = _fitted_pair(work, f.name)
         a, b = plane_level("pg", n.astype(np.float32)[..., None])
         fit = s * c + o
-        low = fit <= np.quantile(fit, 0.2)
-        true, line = (n - fit)[low].var(), a * fit[low].mean() + b
-        ratios.append(true / max(line, 1e-12))
+        fifth = np.digitize(fit, np.quantile(fit, [0.2, 0.4, 0.6, 0.8]), right=True)
+        true = np.array([(n - fit)[fifth == i].var() for i in range(5)])
+        line = np.array([a * fit[fifth == i].mean() + b for i in range(5)])
+        ratios.append(true / np.maximum(line, 1e-12))
         print(f"{f.name}: a={a:.4f} b={b:.5f} a*y+b<0 on {np.mean(a * n + b < 0):.3f}; darkest "
-              f"fifth: variance {true:.2e} against the line's {line:.2e}")  # fmt: skip
-    print(f"median ratio (darkest fifth) {np.median(ratios):.2f}, max {np.max(ratios):.2f}")
+              f"fifth: variance {true[0]:.2e} against the line's {line[0]:.2e}")  # fmt: skip
+    ratios = np.asarray(ratios)
+    print(f"median ratio (darkest fifth) {np.median(ratios[:, 0]):.2f}, "
+          f"max {np.max(ratios[:, 0]):.2f}")  # fmt: skip
+    print("median ratio per fifth, dark to bright: "
+          + " ".join(f"{v:.2f}" for v in np.median(ratios, axis=0)))  # fmt: skip
 
 
 def _scores(work: Path, name: str, outputs: list[np.ndarray]) -> list[list[float]]:
@@ -154,6 +165,40 @@ def route(work: Path, results: list[Path]) -> None:
         print(f"the verdict's route on {len(picked)} planes: {psnr:.2f} / {ssim:.4f}")
 
 
+def perplane(work: Path, model: str = "ssdn-pg-fmd", steps: int = 300) -> None:
+    import medenoise.adaptation_guard as guard_module
+    from medenoise import load_model
+    from medenoise.adaptation import adapt
+    from medenoise.data.io import read
+    from medenoise.eval.evaluate import score
+
+    seen = {}  # the guard's tile owners and the guard itself, observed as `--adapt` runs
+    split, finish = guard_module.split_heldout, guard_module.HeldOutGuard.finish
+
+    def observed_split(*args, **kwargs):
+        parts = split(*args, **kwargs)
+        seen["owners"] = np.asarray(parts[2])
+        return parts
+
+    def observed_finish(guard, module, steps):
+        seen["guard"] = guard
+        return finish(guard, module, steps)
+
+    guard_module.split_heldout, guard_module.HeldOutGuard.finish = observed_split, observed_finish
+    names = [f.name for f in sorted((work / "noisy").glob("*.tif"))]
+    noisy = [read(work / "noisy" / n).array for n in names]
+    clean = [read(work / "clean" / n).array for n in names]
+    adapted, plain = adapt(model, noisy, steps, progress=True), load_model(model)
+    guard, owners = seen["guard"], seen["owners"]
+    gain = guard.reference - guard.best_losses
+    for k, n in enumerate(names):
+        y, c = noisy[k], clean[k]
+        after, before = (score(d.denoise(y), y, c)["psnr"] for d in (adapted, plain))
+        mine = gain[owners == k]
+        print(f"{n}: {len(mine)} tiles, held-out gain {mine.mean():+.3e}, "
+              f"PSNR {after - before:+.3f} dB")  # fmt: skip
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "link":
         link(Path(sys.argv[2]), sys.argv[3:] or ["001", "002", "003", "004"])
@@ -161,6 +206,8 @@ if __name__ == "__main__":
         dark(Path(sys.argv[2]))
     elif sys.argv[1] == "route":
         route(Path(sys.argv[2]), [Path(a) for a in sys.argv[3:]])
+    elif sys.argv[1] == "perplane":
+        perplane(Path(sys.argv[2]))
     elif sys.argv[1] == "fitted":
         fitted(Path(sys.argv[2]), [Path(a) for a in sys.argv[3:]])
     else:
