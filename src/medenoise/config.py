@@ -13,14 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from medenoise.errors import UserError
 
@@ -113,6 +106,9 @@ class DatasetConfig(_Strict):
     patch: int = Field(128, ge=32)
     batch_size: int = Field(4, ge=1)
     min_patch_mean: float = Field(0.0, ge=0, le=1)
+    # block-mean factors clean patches are also drawn at (e.g. [1, 2, 4]): the same anatomy on
+    # the coarser matrices scanners also store (a 128² CT, a 256² MR)
+    matrix_scales: list[Annotated[int, Field(ge=1, le=8)]] = Field(default_factory=lambda: [1])
     num_workers: int = Field(0, ge=0)
     val_images: int = Field(8, ge=0)
     val_crop: int = Field(256, ge=32)
@@ -345,6 +341,8 @@ class TrainConfig(_Strict):
         if data.paired and data.data_kind != "noisy":
             what = "FMD raw frames" if data.layout == "fmd" else "paired images"
             raise ValueError(f"{what} are real noisy data: set data_kind to noisy")
+        if data.matrix_scales != [1] and data.data_kind != "clean":  # averaging lowers noise
+            raise ValueError("matrix_scales averages patches: it is for data_kind clean only")
         if self.model.method == "n2n" and data.data_kind == "noisy" and not data.paired:
             raise ValueError(
                 "n2n on real noisy data needs pairs: give a second folder of noisy copies "

@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from medenoise.data.patches import PatchDataset, center_square
+from medenoise.data.patches import PatchDataset, block_mean, center_square
 
 
 def half_black(size=128):
@@ -35,6 +35,35 @@ def test_small_images_are_padded_and_crops_are_square_multiples_of_32():
     ds = PatchDataset([np.random.rand(20, 50, 1).astype(np.float32)], patch=32, length=3)
     assert ds[0]["clean"].shape == (1, 32, 32)
     assert center_square(np.zeros((300, 200, 1)), 256).shape == (192, 192, 1)
+
+
+def test_block_mean_averages_each_block_and_drops_the_ragged_edge():
+    a = np.arange(5 * 6, dtype=np.float32).reshape(5, 6, 1)
+    out = block_mean(a, 2)
+    assert out.shape == (2, 3, 1) and out.dtype == np.float32
+    assert out[0, 0, 0] == (0 + 1 + 6 + 7) / 4 and out[1, 2, 0] == (16 + 17 + 22 + 23) / 4
+    assert block_mean(a, 1) is a
+
+
+def test_matrix_scales_draw_averaged_patches_where_the_plane_allows():
+    rng = np.random.default_rng(0)
+    plane = rng.random((64, 64, 1)).astype(np.float32)
+    coarse = PatchDataset([plane], patch=32, length=4, scales=(2,))
+    # a 64² crop is the whole plane: the patch is its 2×2 block mean
+    assert np.allclose(coarse[0]["clean"].numpy()[0], block_mean(plane, 2)[..., 0])
+    # a plane too small for the factor gives native patches
+    small = PatchDataset([plane[:40, :40]], patch=32, length=4, scales=(4,))
+    patch = small[0]["clean"].numpy()[0]
+    assert any(np.array_equal(patch, plane[y : y + 32, x : x + 32, 0])
+               for y in range(9) for x in range(9))  # fmt: skip
+    # with a choice, both scales occur: pixel-to-pixel ±1 averages to 0 over 4×4 blocks
+    checker = np.indices((256, 256)).sum(0)[..., None] % 2 * 2.0 - 1.0
+    mixed = PatchDataset([checker.astype(np.float32)], patch=32, length=40, scales=(1, 4))
+    spreads = {round(float(mixed[i]["clean"].std()), 3) for i in range(40)}
+    assert spreads == {0.0, 1.0}
+    native = PatchDataset([plane], patch=32, length=8, seed=3)
+    same = PatchDataset([plane], patch=32, length=8, seed=3, scales=(1,))
+    assert all(torch.equal(native[i]["clean"], same[i]["clean"]) for i in range(8))
 
 
 def test_channel_conversion_mono_mean_and_gray_to_rgb():

@@ -230,6 +230,20 @@ def test_evaluate_scores_a_named_set_and_lists_its_images(cli, fake_root):
     assert bad.exit_code == 2 and "--set takes no --clean" in bad.output
 
 
+def test_coarser_matrix_samples_are_block_means_of_the_native_ones(fake_root):
+    from medenoise.data.patches import block_mean
+    from medenoise.eval.medical_sets import set_samples
+
+    root, _ = fake_root
+    native = list(set_samples("med-test", "gaussian:25", 1, root=root))
+    coarse = list(set_samples("med-test", "gaussian:25", 1, root=root, matrix=2))
+    assert [s.name for s in coarse] == [s.name for s in native]
+    for a, b in zip(native, coarse, strict=True):
+        assert b.clean.shape == (a.clean.shape[0] // 2, a.clean.shape[1] // 2, 1)
+        assert np.allclose(b.clean, block_mean(a.clean, 2))
+        assert b.noisy.shape == b.clean.shape  # the noise is drawn on the coarse plane
+
+
 @pytest.mark.skipif(not REAL_ROOT.is_dir(), reason="the shared medical data are absent")
 def test_real_sets_share_no_slice_and_never_hold_the_demo_images():
     import pydicom

@@ -46,6 +46,7 @@ def test_every_train_option_is_a_config_field():
         (dict(layout="fmd", pairs=["p"], data_kind="noisy"), "not both"),
         (dict(layout="fmd"), "FMD raw frames are real noisy data"),
         (dict(model=ModelConfig(method="n2n"), data_kind="noisy"), "needs pairs"),
+        (dict(matrix_scales=[1, 2], data_kind="noisy"), "for data_kind clean only"),
     ],
 )
 def test_one_validator_refuses_what_cannot_train_in_one_user_error_line(fields, message):
@@ -103,6 +104,7 @@ def test_existing_options_and_set_reach_their_fields(captured):
         "--method", "n2v", "--n2v-fraction", "0.03", "--range", "0,150", "--compile",
         "--level-from-synthesis", "--steps", "9", "--batch-size", "2", "--val", "v",
         "--set", "rampup=0.02", "--set", "optim.rampdown=0.5", "--set", "val_crop=64",
+        "--matrix-scales", "1,2,4",
     )  # fmt: skip
     assert res.exit_code == 0, res.output
     assert cfg.model.method == "n2v" and cfg.method_options.n2v_fraction == 0.03
@@ -110,8 +112,11 @@ def test_existing_options_and_set_reach_their_fields(captured):
     assert cfg.trainer.compile and cfg.method_options.level_from_synthesis
     assert (cfg.optim.steps, cfg.optim.rampup, cfg.optim.rampdown) == (9, 0.02, 0.5)
     assert (cfg.dataset.batch_size, cfg.dataset.val_crop) == (2, 64)
+    assert cfg.dataset.matrix_scales == [1, 2, 4]
     for bad, message in ((["--set", "nope=1"], "config field"), (["--set", "rampup"], "KEY=VALUE"),
-                         (["--set", "patch=50"], "multiple of 32")):  # fmt: skip
+                         (["--set", "patch=50"], "multiple of 32"),
+                         (["--matrix-scales", "1,x"], "whole factors"),
+                         (["--matrix-scales", "1,9"], "matrix_scales")):  # fmt: skip
         res, _ = captured(*bad)
         assert res.exit_code == 2 and message in res.output, res.output
 

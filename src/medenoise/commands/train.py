@@ -38,6 +38,9 @@ OPTIONS: dict[str, tuple[Any, tuple[str, ...], str]] = {
                "train on single frames). Needs --data-kind noisy."),
     "min_patch_mean": (float, (), "Redraw training patches whose mean is below this (0–1), "
                        "so X-ray and MRI training does not waste steps on black background."),
+    "matrix_scales": (str, (), "F1,F2,...: clean patches also drawn from F·patch crops averaged "
+                      "over F×F blocks (e.g. 1,2,4), so the model knows coarser scan matrices "
+                      "(a 128² CT) than its training images."),
     "n2v_fraction": (float, (), "Fraction of pixels Noise2Void masks per patch "
                      "(default 1/64)."),
     "value_range": (str, ("--range",), "LO,HI in the training files' value units (e.g. HU: "
@@ -94,8 +97,8 @@ CHOICES = {
 }
 # --help panels: the config section each option sets (a test keeps them equal to the config's)
 PANELS = {
-    "Data": ("data_kind", "pairs", "layout", "min_patch_mean", "value_range", "val", "patch",
-             "batch_size", "num_workers"),
+    "Data": ("data_kind", "pairs", "layout", "min_patch_mean", "matrix_scales", "value_range",
+             "val", "patch", "batch_size", "num_workers"),
     "Model": ("method", "noise", "noise_param", "covariance", "channels", "width",
               "pd_stride"),
     "Method options": ("n2v_fraction", "freeze_net_steps", "freeze_level_after",
@@ -220,6 +223,11 @@ def _cli_value(key: str, value: Any) -> Any:
         return parse_range(value)
     if key == "devices":
         return int(value) if value.isdigit() else value
+    if key == "matrix_scales":
+        factors = value.split(",")
+        if not all(f.strip().isdigit() for f in factors):
+            raise UserError(f"--matrix-scales {value!r}: give whole factors, e.g. 1,2,4")
+        return [int(f) for f in factors]
     if isinstance(value, list):
         return [str(v) for v in value]
     return value

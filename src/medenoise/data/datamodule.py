@@ -67,7 +67,13 @@ class PlanesDataModule(L.LightningDataModule):
             ds = PairPatchDataset(self.train_groups, crop, length, **stream)
         else:
             ds = PatchDataset(
-                self.train_planes, crop, length, key=key, levels=self.levels, **stream
+                self.train_planes,
+                crop,
+                length,
+                key=key,
+                levels=self.levels,
+                scales=data.matrix_scales,
+                **stream,
             )
         return DataLoader(
             ds,

@@ -85,6 +85,7 @@ class PatchDataset(Dataset):
     training does not waste steps on black background. `key` names the batch entry:
     "clean" for clean data (noise is added by the method), "noisy" for real noisy data.
     `levels`: each plane's measured noise parameters, given with its patches as "level".
+    `scales`: block-mean factors a patch is drawn at, one picked per patch (1: native).
     """
 
     def __init__(
@@ -97,6 +98,7 @@ class PatchDataset(Dataset):
         min_mean: float = 0.0,
         offset: int = 0,
         levels: list | None = None,
+        scales: Sequence[int] = (1,),
     ):
         if not planes:
             raise UserError("no training images")
@@ -106,6 +108,7 @@ class PatchDataset(Dataset):
         self.planes = [reflect_to_min_size(p, patch) for p in planes]
         self.patch, self.length, self.seed = patch, length, seed
         self.key, self.min_mean, self.offset = key, min_mean, offset
+        self.scales = tuple(scales)
 
     def __len__(self) -> int:
         # The whole run's length, not what is left after `offset`: a resumed Lightning loop
@@ -128,9 +131,27 @@ class PatchDataset(Dataset):
     def _draw(self, rng: np.random.Generator) -> tuple[int, np.ndarray]:
         k = int(rng.integers(len(self.planes)))
         img, p = self.planes[k], self.patch
-        y = int(rng.integers(img.shape[0] - p + 1))
-        x = int(rng.integers(img.shape[1] - p + 1))
-        return k, img[y : y + p, x : x + p]
+        # one scale is drawn only when there is a choice, so a native run's stream is unchanged
+        f = (
+            self.scales[int(rng.integers(len(self.scales)))]
+            if len(self.scales) > 1
+            else self.scales[0]
+        )
+        f = max(1, min(f, img.shape[0] // p, img.shape[1] // p))  # as far as the plane allows
+        y = int(rng.integers(img.shape[0] - p * f + 1))
+        x = int(rng.integers(img.shape[1] - p * f + 1))
+        crop = img[y : y + p * f, x : x + p * f]
+        return k, block_mean(crop, f)  # the same anatomy on a coarser matrix
+
+
+def block_mean(a: np.ndarray, f: int) -> np.ndarray:
+    """(H, W, C) → (H // f, W // f, C), each pixel the mean of an f×f block: the plane on a
+    matrix f times coarser (rows and columns past the last whole block are dropped)."""
+    if f == 1:
+        return a
+    h, w = a.shape[0] // f, a.shape[1] // f
+    blocks = a[: h * f, : w * f].reshape(h, f, w, f, a.shape[2])
+    return blocks.mean(axis=(1, 3), dtype=np.float32)
 
 
 def center_square(a: np.ndarray, limit: int, multiple: int = 32) -> np.ndarray:
