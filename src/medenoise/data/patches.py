@@ -149,9 +149,10 @@ def block_mean(a: np.ndarray, f: int) -> np.ndarray:
     matrix f times coarser (rows and columns past the last whole block are dropped)."""
     if f == 1:
         return a
-    h, w = a.shape[0] // f, a.shape[1] // f
-    blocks = a[: h * f, : w * f].reshape(h, f, w, f, a.shape[2])
-    return blocks.mean(axis=(1, 3), dtype=np.float32)
+    from skimage.measure import block_reduce
+
+    h, w = a.shape[0] // f * f, a.shape[1] // f * f  # block_reduce would pad a ragged edge
+    return block_reduce(a[:h, :w], (f, f, 1), np.mean).astype(np.float32, copy=False)
 
 
 def center_square(a: np.ndarray, limit: int, multiple: int = 32) -> np.ndarray:
