@@ -102,3 +102,20 @@ def test_a_dicom_series_is_inspected_as_one_volume(cli, tmp_path):
     assert profile["range_source"].startswith("data range of this series")
     command = profile["extra"]["command"]
     assert command is None or f"denoise {folder} " in command
+
+
+def test_white_noise_in_a_dicom_file_is_sent_to_the_medical_model(cli, tmp_path):
+    import pydicom
+    from pydicom.data import get_testdata_file
+
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    plane = 1000 + np.random.default_rng(6).normal(0, 20, (ds.Rows, ds.Columns))
+    ds.PixelData = np.round(plane).astype("<i2").tobytes()
+    ds.save_as(tmp_path / "white.dcm")
+    PILImage.fromarray(np.round(128 + plane - 1000).astype(np.uint8)).save(tmp_path / "w.png")
+    result = cli("inspect", tmp_path / "white.dcm", tmp_path / "w.png", "--json")
+    assert result.exit_code == 0, result.output
+    scan, photo = json.loads(result.output)
+    assert scan["verdict"]["kind"] == photo["verdict"]["kind"] == "white"
+    assert "--model ssdn-med-gray" in scan["extra"]["command"]
+    assert "--model ssdn-gauss5-50-gray" in photo["extra"]["command"]

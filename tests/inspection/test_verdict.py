@@ -117,3 +117,14 @@ def test_zero_counts_of_photon_data_are_not_clipping():
     # the same pile-up with noise that does not vanish at zero is clipping
     clipped = decide(profile(clipped_low=0.4, pg_a=0.02, pg_b=0.004, pg_fit_r2=0.98))
     assert clipped.kind == "clipped"
+
+
+def test_white_noise_in_a_scan_gets_the_medical_model():
+    v = decide(profile(source="slice.dcm"), medical=True)
+    assert v.kind == "white" and v.model == "ssdn-med-gray" and "DICOM or NIfTI" in v.message
+    # its trained range bounds it as the photo model's does; colour still goes to BM3D
+    assert decide(profile(sigma=80 / 255), medical=True).model == "bm3d"
+    assert decide(profile(), channels=3, medical=True).model == "bm3d"
+    # other verdicts do not depend on where the image came from
+    correlated = profile(corr_x=(0.6, 0.3, 0.1), corr_y=(0.5, 0.2, 0.1))
+    assert decide(correlated, medical=True) == decide(correlated)
