@@ -8,7 +8,8 @@ in flat regions, and the guard's verdict and figures.
 A `:pd` suffix runs the model on pixel-shuffled sub-images with the stride taken from each
 slice's measured correlation (`denoise --pd auto`); `FILE:measured` runs a Gaussian SSDN model
 trained on sub-images (`pd_stride`) with the noise std measured on the slice's sub-images in
-its posterior instead of its estimator's. `bm3d` gets the noise std `inspect`
+its posterior instead of its estimator's (`FILE:measured@K`: on stride-K sub-images instead of
+the training stride). `bm3d` gets the noise std `inspect`
 measures (what it advises for correlated noise); every other model gets no noise level (as
 `denoise` on a real scan) and measures or estimates it itself.
 
@@ -94,12 +95,13 @@ class MeasuredLevel:
     std measured on each slice's own sub-images (medenoise.noise.measured_level) in its
     posterior, in place of its level estimator's: `FILE:measured`."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, stride: int | None = None):
         from medenoise.modelfile import load_module
 
         self.module = load_module(path)
         self.config, self.source = self.module.model_config, path
-        self.last_stride = self.config.pd_stride
+        # the stride the sub-images are cut at: the training stride unless told a smaller one
+        self.last_stride = stride or self.config.pd_stride
 
     def denoise_image(self, image, noise=None):
         """An object with `.array`: the slice denoised through its k² sub-images."""
@@ -128,13 +130,15 @@ class MeasuredLevel:
 
 def denoiser_for(spec: str):
     """The named model, wrapped in pixel-shuffle with the measured stride for `name:pd`, or
-    run at the level measured on the slice for `FILE:measured`."""
+    run at the level measured on the slice for `FILE:measured` (`FILE:measured@K`: on
+    stride-K sub-images in place of the training stride)."""
     from medenoise.api import load_model
     from medenoise.correlated import PixelShuffleDenoiser
 
     name, _, how = spec.partition(":")
+    how, _, stride = how.partition("@")
     if how == "measured":
-        return MeasuredLevel(name)
+        return MeasuredLevel(name, int(stride) if stride else None)
     den = load_model(name)
     return PixelShuffleDenoiser(den, None) if how == "pd" else den
 
