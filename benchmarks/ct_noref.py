@@ -9,7 +9,8 @@ A `:pd` suffix runs the model on pixel-shuffled sub-images with the stride taken
 slice's measured correlation (`denoise --pd auto`); `FILE:measured` runs a Gaussian SSDN model
 trained on sub-images (`pd_stride`) with the noise std measured on the slice's sub-images in
 its posterior instead of its estimator's (`FILE:measured@K`: on stride-K sub-images instead of
-the training stride). `bm3d` gets the noise std `inspect`
+the training stride; `FILE:measured-map`: with the level measured tile by tile over the slice,
+`medenoise.noise.measured_level.haar_level_map`). `bm3d` gets the noise std `inspect`
 measures (what it advises for correlated noise); every other model gets no noise level (as
 `denoise` on a real scan) and measures or estimates it itself.
 
@@ -95,13 +96,14 @@ class MeasuredLevel:
     std measured on each slice's own sub-images (medenoise.noise.measured_level) in its
     posterior, in place of its level estimator's: `FILE:measured`."""
 
-    def __init__(self, path: str, stride: int | None = None):
+    def __init__(self, path: str, stride: int | None = None, local: bool = False):
         from medenoise.modelfile import load_module
 
         self.module = load_module(path)
         self.config, self.source = self.module.model_config, path
         # the stride the sub-images are cut at: the training stride unless told a smaller one
         self.last_stride = stride or self.config.pd_stride
+        self.local = local  # a level that varies over the slice (haar_level_map)
 
     def denoise_image(self, image, noise=None):
         """An object with `.array`: the slice denoised through its k² sub-images."""
@@ -111,7 +113,7 @@ class MeasuredLevel:
         import torch.nn.functional as F
 
         from medenoise.noise.likelihood import prior_from_head
-        from medenoise.noise.measured_level import haar_level
+        from medenoise.noise.measured_level import haar_level, haar_level_map
 
         m, k = self.module, self.last_stride
         plane = image.array[..., 0].astype(np.float32)
@@ -123,6 +125,8 @@ class MeasuredLevel:
         with torch.no_grad():
             prior = prior_from_head(m.net(sub), 1, m.model_config.covariance)
             var_n = m.noise.variance(prior.mu, level)
+            if self.local:
+                var_n = (haar_level_map(sub) ** 2).expand(var_n.shape)
             post = m.noise.posterior_mean(sub, prior, var_n, level, m.recording).float()
         out = F.pixel_shuffle(post.reshape(1, k * k, *post.shape[-2:]), k)[0, 0, :h, :w]
         return types.SimpleNamespace(array=out.numpy()[..., None])
@@ -131,14 +135,15 @@ class MeasuredLevel:
 def denoiser_for(spec: str):
     """The named model, wrapped in pixel-shuffle with the measured stride for `name:pd`, or
     run at the level measured on the slice for `FILE:measured` (`FILE:measured@K`: on
-    stride-K sub-images in place of the training stride)."""
+    stride-K sub-images in place of the training stride; `measured-map`: the level measured
+    tile by tile)."""
     from medenoise.api import load_model
     from medenoise.correlated import PixelShuffleDenoiser
 
     name, _, how = spec.partition(":")
     how, _, stride = how.partition("@")
-    if how == "measured":
-        return MeasuredLevel(name, int(stride) if stride else None)
+    if how in ("measured", "measured-map"):
+        return MeasuredLevel(name, int(stride) if stride else None, how == "measured-map")
     den = load_model(name)
     return PixelShuffleDenoiser(den, None) if how == "pd" else den
 

@@ -12,6 +12,18 @@ MAD_TO_STD = 0.6744897501960817  # median |z| of a standard normal: σ = median|
 MIN_BLOCKS = 64  # fewer uncut 2×2 blocks than this: no measurement
 
 
+def _haar_diagonal(y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(|d| (N, C, H/2, W/2) float64, whether each 2×2 block has no value at the range's
+    ends): the finest diagonal Haar coefficient d = (a − b − c + e)/2 of y (N, C, H, W)."""
+    y = y.to(torch.float64)
+    h, w = y.shape[-2] // 2 * 2, y.shape[-1] // 2 * 2
+    a, b = y[..., 0:h:2, 0:w:2], y[..., 0:h:2, 1:w:2]
+    c, e = y[..., 1:h:2, 0:w:2], y[..., 1:h:2, 1:w:2]
+    corners = torch.stack([a, b, c, e])
+    uncut = ((corners > CLIP_TOLERANCE) & (corners < 1 - CLIP_TOLERANCE)).all(0)
+    return ((a - b - c + e) / 2).abs(), uncut
+
+
 def haar_level(y: torch.Tensor) -> torch.Tensor:
     """Per sample (N, 1) float64: the noise std from the median absolute finest diagonal Haar
     coefficient, d = (a − b − c + e)/2 over 2×2 blocks (std σ for white noise; smooth signal
@@ -20,13 +32,31 @@ def haar_level(y: torch.Tensor) -> torch.Tensor:
 
     On pixel-shuffle sub-images of correlated noise (neighbours k pixels apart, where it has
     decorrelated) this reads the per-pixel std; at full resolution it would read low."""
-    y = y.to(torch.float64)
-    h, w = y.shape[-2] // 2 * 2, y.shape[-1] // 2 * 2
-    a, b = y[..., 0:h:2, 0:w:2], y[..., 0:h:2, 1:w:2]
-    c, e = y[..., 1:h:2, 0:w:2], y[..., 1:h:2, 1:w:2]
-    d = ((a - b - c + e) / 2).flatten(1).abs()
-    corners = torch.stack([a, b, c, e]).flatten(2)
-    uncut = ((corners > CLIP_TOLERANCE) & (corners < 1 - CLIP_TOLERANCE)).all(0)
+    d, uncut = _haar_diagonal(y)
+    d, uncut = d.flatten(1), uncut.flatten(1)
     median = d.masked_fill(~uncut, float("nan")).nanmedian(dim=1).values / MAD_TO_STD
     enough = uncut.sum(dim=1) >= MIN_BLOCKS
     return median.masked_fill(~enough, float("nan")).unsqueeze(1)
+
+
+def haar_level_map(views: torch.Tensor, tile: int = 16) -> torch.Tensor:
+    """(1, 1, H, W) float64: the noise std over the image, from the median |d| in each tile of
+    tile × tile Haar blocks pooled over `views` (K, 1, H, W), the K pixel-shuffle sub-images of
+    one plane, which share their positions; bilinear between tile centres. A tile with fewer
+    uncut blocks than a full one's worth (air clipped at the range's end) takes the whole
+    plane's level. CT noise is not one level per slice: on a sharp-kernel slice it measures
+    about 20 HU in air and 40-66 HU in soft tissue."""
+    import torch.nn.functional as F
+
+    d, uncut = _haar_diagonal(views)
+    d = d.masked_fill(~uncut, float("nan"))[:, 0]  # (K, H/2, W/2)
+    k, rows, cols = d.shape[0], d.shape[1] // tile, d.shape[2] // tile
+    if rows == 0 or cols == 0:
+        raise ValueError(f"a level map needs at least {2 * tile}² pixels per view")
+    cells = d[:, : rows * tile, : cols * tile].reshape(k, rows, tile, cols, tile)
+    cells = cells.permute(1, 3, 0, 2, 4).reshape(rows, cols, -1)
+    level = cells.nanmedian(dim=-1).values / MAD_TO_STD
+    whole = haar_level(views).nanmean()
+    full = (~cells.isnan()).sum(dim=-1) >= tile * tile
+    level = torch.where(full, level, whole)
+    return F.interpolate(level[None, None], size=tuple(views.shape[-2:]), mode="bilinear")
