@@ -44,8 +44,7 @@ def haar_level_map(views: torch.Tensor, tile: int = 16) -> torch.Tensor:
     tile × tile Haar blocks pooled over `views` (K, 1, H, W), the K pixel-shuffle sub-images of
     one plane, which share their positions; bilinear between tile centres. A tile with fewer
     uncut blocks than a full one's worth (air clipped at the range's end) takes the whole
-    plane's level. CT noise is not one level per slice: on a sharp-kernel slice it measures
-    about 20 HU in air and 40-66 HU in soft tissue."""
+    plane's level. CT noise is not one level per slice: air and soft tissue differ."""
     import torch.nn.functional as F
 
     d, uncut = _haar_diagonal(views)
