@@ -7,10 +7,12 @@ in flat regions, and the guard's verdict and figures.
 
 A `:pd` suffix runs the model on pixel-shuffled sub-images with the stride taken from each
 slice's measured correlation (`denoise --pd auto`); `FILE:measured` runs a Gaussian SSDN model
-trained on sub-images (`pd_stride`) with the noise std measured on the slice's sub-images in
-its posterior instead of its estimator's (`FILE:measured@K`: on stride-K sub-images instead of
-the training stride; `FILE:measured-map`: with the level measured tile by tile over the slice,
-`medenoise.noise.measured_level.haar_level_map`). `bm3d` gets the noise std `inspect`
+trained on sub-images (`pd_stride`) or with a blind square (`blind_square`) with the noise std
+measured on the slice's sub-images in its posterior instead of its estimator's
+(`FILE:measured@K`: on stride-K sub-images instead of the training stride;
+`FILE:measured-map`: with the level measured tile by tile over the slice,
+`medenoise.noise.measured_level.haar_level_map`; `FILE:estimated`: with its estimator's level
+even where the file's `default_level` is `measured-map`). `bm3d` gets the noise std `inspect`
 measures (what it advises for correlated noise); every other model gets no noise level (as
 `denoise` on a real scan) and measures or estimates it itself.
 
@@ -92,9 +94,11 @@ def held_out_ct(every: int) -> list:
 
 
 class MeasuredLevel:
-    """A Gaussian SSDN model trained on stride-k sub-images (`pd_stride`), run with the noise
-    std measured on each slice's own sub-images (medenoise.noise.measured_level) in its
-    posterior, in place of its level estimator's: `FILE:measured`."""
+    """A Gaussian SSDN model for correlated noise, trained on stride-k sub-images
+    (`pd_stride`) or with a blind square (`blind_square`), run with the noise std measured on
+    the slice in its posterior in place of its level estimator's: `FILE:measured`. The std is
+    measured on sub-images where the noise has decorrelated: at the training stride, or at
+    the square's reach for a blind-square model (which itself runs at full resolution)."""
 
     def __init__(self, path: str, stride: int | None = None, local: bool = False):
         from medenoise.modelfile import load_module
@@ -103,17 +107,36 @@ class MeasuredLevel:
         self.config, self.source = self.module.model_config, path
         # the stride the sub-images are cut at: the training stride unless told a smaller one
         self.last_stride = stride or self.config.pd_stride
+        reach = (self.config.blind_square + 1) // 2
+        self.level_stride = reach if reach > 1 else self.last_stride
         self.local = local  # a level that varies over the slice (haar_level_map)
 
+    def level(self, x, size: tuple[int, int]):
+        """(global std (1, 1), its map or None) measured on the padded slice x (1, 1, H, W)
+        through its stride-`level_stride` sub-images; the map at `size`."""
+        import torch.nn.functional as F
+
+        from medenoise.noise.measured_level import haar_level, haar_level_map
+
+        s = self.level_stride
+        xc = x[..., : x.shape[-2] // s * s, : x.shape[-1] // s * s]
+        views = F.pixel_unshuffle(xc, s).reshape(s * s, 1, *(n // s for n in xc.shape[-2:]))
+        whole = haar_level(views).nanmean().reshape(1, 1)
+        if not self.local:
+            return whole, None
+        level_map = haar_level_map(views)
+        if tuple(level_map.shape[-2:]) != size:
+            level_map = F.interpolate(level_map, size=size, mode="bilinear")
+        return whole, level_map
+
     def denoise_image(self, image, noise=None):
-        """An object with `.array`: the slice denoised through its k² sub-images."""
+        """An object with `.array`: the slice denoised through its k² sub-images (k = 1: whole)."""
         import types
 
         import torch
         import torch.nn.functional as F
 
         from medenoise.noise.likelihood import prior_from_head
-        from medenoise.noise.measured_level import haar_level, haar_level_map
 
         m, k = self.module, self.last_stride
         plane = image.array[..., 0].astype(np.float32)
@@ -121,12 +144,13 @@ class MeasuredLevel:
         padded = np.pad(plane, ((0, -h % (32 * k)), (0, -w % (32 * k))), mode="reflect")
         x = torch.from_numpy(padded)[None, None]
         sub = F.pixel_unshuffle(x, k).reshape(k * k, 1, *(n // k for n in padded.shape))
-        level = haar_level(sub).nanmean().expand(k * k, 1)
+        whole, level_map = self.level(x, tuple(sub.shape[-2:]))
+        level = whole.expand(k * k, 1)
         with torch.no_grad():
             prior = prior_from_head(m.net(sub), 1, m.model_config.covariance)
             var_n = m.noise.variance(prior.mu, level)
-            if self.local:
-                var_n = (haar_level_map(sub) ** 2).expand(var_n.shape)
+            if level_map is not None:
+                var_n = (level_map**2).expand(var_n.shape)
             post = m.noise.posterior_mean(sub, prior, var_n, level, m.recording).float()
         out = F.pixel_shuffle(post.reshape(1, k * k, *post.shape[-2:]), k)[0, 0, :h, :w]
         return types.SimpleNamespace(array=out.numpy()[..., None])
@@ -145,6 +169,9 @@ def denoiser_for(spec: str):
     if how in ("measured", "measured-map"):
         return MeasuredLevel(name, int(stride) if stride else None, how == "measured-map")
     den = load_model(name)
+    if how == "estimated":  # the estimator's one level per slice, whatever the file's default
+        cfg = den.module.model_config
+        den.module.model_config = cfg.model_copy(update={"default_level": "estimated"})
     return PixelShuffleDenoiser(den, None) if how == "pd" else den
 
 

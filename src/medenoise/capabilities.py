@@ -21,3 +21,8 @@ class LevelCapabilities:
     def estimates_level_per_image(self) -> bool:
         """True when the model estimates the noise level from each image (SSDN per-image)."""
         return False
+
+    @property
+    def measures_level_map(self) -> bool:
+        """True when the model measures the noise std tile by tile on what it denoises."""
+        return False

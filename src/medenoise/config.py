@@ -1,10 +1,9 @@
 """Versioned configuration (pydantic): what a model is, and how it is trained. YAML round-trip.
 
 `ModelConfig` travels inside every model file as JSON; `TrainConfig` is what
-`medenoise train` (flags or `--config recipe.yaml`) runs. A TrainConfig has sections
-(model, dataset, method_options, optim, trainer); recipes may give every field flat at the
-top level (`steps: 100`), run folders store the sectioned form. All checks of a run's
-option combinations live in `TrainConfig._trainable`.
+`medenoise train` (flags or `--config recipe.yaml`) runs, in sections (model, dataset,
+method_options, optim, trainer; recipes may give every field flat, `steps: 100`). All
+checks of a run's option combinations live in `TrainConfig._trainable`.
 """
 
 from __future__ import annotations
@@ -47,12 +46,14 @@ class ModelConfig(_Strict):
     # the integers k/L (255: 8-bit) and each value counts as its bin of width 1/L
     clip: tuple[float, float] | None = None
     quant_levels: int = Field(0, ge=0)
-    # blind-spot models for spatially correlated noise: trained on the stride-k pixel-shuffle
-    # sub-images of patch·k crops (neighbours k pixels apart, where the noise has decorrelated)
-    # and run the same way by default; 1: full resolution
+    # blind-spot models for correlated noise: trained on the stride-k pixel-shuffle sub-images
+    # of patch·k crops (neighbours k pixels apart) and run so by default; 1: full resolution
     pd_stride: int = Field(1, ge=1, le=4)
-    # per-image SSDN: its posterior's level when none is given (measured: each plane's own fit)
-    default_level: Literal["estimated", "measured"] = "estimated"
+    # SSDN, correlated noise: side of the square its blind spot hides (1: the pixel alone)
+    blind_square: Literal[1, 3, 5, 7] = 1
+    # per-image SSDN: its posterior's level when none is given (measured: each plane's own fit;
+    # measured-map: Gaussian std measured tile by tile on what it denoises)
+    default_level: Literal["estimated", "measured", "measured-map"] = "estimated"
     training: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("noise")
@@ -78,8 +79,10 @@ class ModelConfig(_Strict):
                 "clip, quant_levels and rician noise need a diagonal prior: "
                 "use channels 1 or covariance diag"
             )
-        if self.default_level == "measured" and self.noise_param != "per-image":
-            raise ValueError("default_level measured is for SSDN with noise_param per-image")
+        if self.default_level != "estimated" and self.noise_param != "per-image":
+            raise ValueError(f"default_level {self.default_level} is for per-image SSDN")
+        if self.default_level == "measured-map" and not self.noise.startswith("gaussian"):
+            raise ValueError("default_level measured-map measures a Gaussian noise std")
         return self
 
     @field_validator("version")
@@ -96,8 +99,8 @@ class DatasetConfig(_Strict):
     data: list[str] = Field(default_factory=list)
     val: list[str] = Field(default_factory=list)
     data_kind: Literal["clean", "noisy"] = "clean"
-    # real Noise2Noise pairs (data/pairs.py): second noisy copies of `data`, matched by
-    # relative file path, or `layout: fmd` where two raw frames of one FOV form a pair
+    # real Noise2Noise pairs (data/pairs.py): second noisy copies of `data` matched by path,
+    # or `layout: fmd` (two raw frames of one FOV)
     pairs: list[str] = Field(default_factory=list)
     layout: Literal["files", "fmd"] = "files"
     # LO, HI in the training files' value units mapped to [0, 1] (e.g. float MRI or CT HU);
@@ -224,8 +227,8 @@ FLAT: dict[str, str] = {
 
 
 def nest(raw: Any) -> Any:
-    """Flat keys (recipes, older run folders) moved into their section, so both layouts load."""
-    # `steps: 100` becomes `optim: {steps: 100}`; other keys and non-mappings stay as they are
+    """Flat keys (recipes, older run folders) moved into their section (`steps: 100` becomes
+    `optim: {steps: 100}`), so both layouts load; other keys and non-mappings stay."""
     if not isinstance(raw, dict):
         return raw
     out = {k: (dict(v) if k in SECTIONS and isinstance(v, dict) else v) for k, v in raw.items()}
@@ -251,8 +254,7 @@ def merged(base: dict, updates: dict) -> dict:
 
 
 class TrainConfig(_Strict):
-    """A training run: model, dataset, method knobs, optimiser and trainer sections (flat
-    keys given at the top level are lifted into their section)."""
+    """A training run: model, dataset, method knobs, optimiser and trainer sections."""
 
     model: ModelConfig = Field(default_factory=ModelConfig)
     dataset: DatasetConfig = Field(default_factory=DatasetConfig)
@@ -281,7 +283,10 @@ class TrainConfig(_Strict):
                 f"pd_stride {model.pd_stride}: pixel-shuffle training is for blind-spot "
                 f"methods (ssdn, n2v), not {model.method}"
             )
-        if model.pd_stride == 1 and (refusal := blind_spot_refusal(model.method, noise)):
+        if model.blind_square > 1 and model.method != "ssdn":
+            raise ValueError(f"blind_square is SSDN's; {model.method} has n2v_struct masks")
+        decorrelated = model.pd_stride > 1 or model.blind_square > 1
+        if not decorrelated and (refusal := blind_spot_refusal(model.method, noise)):
             raise ValueError(refusal)
         ssdn, plain = model.method == "ssdn", model.method in ("n2c", "n2n", "n2v", "student")
         if data.data_kind == "clean" and not noise.spec.has_level:
@@ -289,9 +294,8 @@ class TrainConfig(_Strict):
                 f"--noise {model.noise} has no level to synthesise; give one "
                 f"(e.g. {noise.kind}:25) or pass --data-kind noisy for real noisy data"
             )
-        # on stride-k sub-images, correlated Gaussian noise is white Gaussian of the same σ
-        # (once k reaches past the kernel), whose likelihood SSDN has
-        white_on_subimages = model.pd_stride > 1 and noise.spec.kernel
+        # past the kernel's reach correlated Gaussian noise is white, which SSDN models
+        white_on_subimages = decorrelated and noise.spec.kernel
         if ssdn and model.covariance != "mu" and not (noise.has_likelihood or white_on_subimages):
             raise ValueError(
                 f"SSDN has no likelihood for {noise.kind} noise; use gaussian, "
@@ -373,8 +377,7 @@ class TrainConfig(_Strict):
 
 
 def _beside(recipe: str | Path, entry: Any) -> Any:
-    """`entry` resolved against the recipe's folder unless absolute (or not a string, or a
-    named set such as `set:med-train`)."""
+    """`entry` resolved against the recipe's folder unless absolute, not a string or a `set:`."""
     if not isinstance(entry, str) or Path(entry).is_absolute() or entry.startswith("set:"):
         return entry
     return str((Path(recipe).parent / entry).resolve())

@@ -141,6 +141,12 @@ def test_correlated_noise_with_a_blind_spot_model_is_flagged():
     still = check_output(noisy, clean, profile(0.02, (0.6, 0.4, 0.05)), at_stride_2)
     assert still.flagged and "2 pixels apart" in still.findings[0]
     assert "--pd 3" in warning_line("ct.dcm", still)
+    # a blind square of side 5 hides lags 1-2: its nearest inputs are 3 pixels away
+    square_5 = ModelInfo(SSDN.name, "ssdn", reach=3)
+    assert not check_output(noisy, clean, profile(0.02, (0.6, 0.4, 0.05)), square_5).flagged
+    late = check_output(noisy, clean, profile(0.02, (0.6, 0.5, 0.4)), square_5)
+    assert late.flagged and "3 pixels apart" in late.findings[0]
+    assert "--pd" not in warning_line("ct.dcm", late)  # no stride to raise: another model
 
 
 def test_stacks_and_colour_planes_are_checked_and_tiny_images_skipped():

@@ -78,3 +78,32 @@ def test_estimator_starts_at_zero_for_every_image():
     assert out.shape == (3, 2)
     assert torch.count_nonzero(out) == 0
     assert any(p.requires_grad for p in est.parameters())
+
+
+@pytest.mark.parametrize("side", [3, 5])
+def test_blind_square_hides_the_whole_square_and_nothing_outside_it(side):
+    torch.manual_seed(2)
+    net, r = BlindSpotUNet(1, 2, width=8, blind_square=side), side // 2
+    xs = torch.rand(6, 1, 1, 64, 64)
+    for i, j in [(17, 40), (32, 31), (40, 12)]:
+        # summed over inputs: past the first pooling, max-pool passes gradient to one pixel
+        # of each 2×2 cell, so a pixel two or more away may get none from a single input
+        g = sum(input_gradient(net, x, i, j) for x in xs)
+        square = g[i - r : i + r + 1, j - r : j + r + 1]
+        assert torch.count_nonzero(square) == 0, f"output ({i},{j}) sees inside its square"
+        # the ring just outside the square, corners left out: at its first visible row a
+        # branch reaches sideways only as far as its full-resolution convs do
+        ring = torch.cat(
+            [
+                g[i - r - 1, j - r : j + r + 1],
+                g[i + r + 1, j - r : j + r + 1],
+                g[i - r : i + r + 1, j - r - 1],
+                g[i - r : i + r + 1, j + r + 1],
+            ]
+        )
+        assert torch.all(ring != 0), f"output ({i},{j}) misses pixels just outside its square"
+
+
+def test_blind_square_must_be_odd():
+    with pytest.raises(ValueError, match="odd"):
+        BlindSpotUNet(1, 2, width=8, blind_square=2)

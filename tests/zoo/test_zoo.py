@@ -51,6 +51,7 @@ def test_shipped_model_loads_matches_its_row_and_denoises(row, one_thread):
         row.channels,
         row.width,
     )
+    assert (cfg.pd_stride, cfg.blind_square) == (row.pd_stride, row.blind_square)
     assert cfg.teacher == row.teacher  # a student's file names its teacher, as its row does
     assert cfg.default_level == row.default_level  # where it runs when no level is given
     source = load_model(row.teacher) if row.method == "student" else den

@@ -28,6 +28,9 @@ OPTIONS: dict[str, tuple[Any, tuple[str, ...], str]] = {
     "pd_stride": (int, (), "Blind-spot training on correlated noise: train on the stride-K "
                   "pixel-shuffle sub-images of patch·K crops (K from `medenoise inspect`'s "
                   "correlation); the model then denoises that way by default."),
+    "blind_square": (int, (), "SSDN on correlated noise at full resolution: the side (1, 3, "
+                     "5, 7) of the square its blind spot hides around each pixel; 5 when "
+                     "the noise is correlated up to 2 pixels apart."),
     "data_kind": (str, (), "clean: add fresh synthetic noise every step; noisy: use the "
                   "images as they are (self-supervised on real noise)."),
     "pairs": (PATHS, (), "Second noisy copies of DATA for Noise2Noise on real pairs: one "
@@ -100,7 +103,7 @@ PANELS = {
     "Data": ("data_kind", "pairs", "layout", "min_patch_mean", "matrix_scales", "value_range",
              "val", "patch", "batch_size", "num_workers"),
     "Model": ("method", "noise", "noise_param", "covariance", "channels", "width",
-              "pd_stride"),
+              "pd_stride", "blind_square"),
     "Method options": ("n2v_fraction", "freeze_net_steps", "freeze_level_after",
                        "ignore_clipped", "level_from_synthesis", "level_from_measurement",
                        "balance_noise_levels", "objective"),

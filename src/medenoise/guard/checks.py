@@ -44,6 +44,7 @@ class ModelInfo:
     name: str
     method: str
     stride: int = 1  # pixel-shuffle stride a blind-spot model ran at (`--pd`; 1: none)
+    reach: int = 1  # nearest lag its blind spot lets it see: (blind_square + 1) / 2
 
     @property
     def blind_spot(self) -> bool:
@@ -77,7 +78,9 @@ def model_info(denoiser, name: str | None = None) -> ModelInfo:
 
     method = str(getattr(denoiser.config, "method", "unknown"))
     stride = int(getattr(denoiser, "last_stride", None) or 1)  # a PixelShuffleDenoiser's
-    return ModelInfo(name=name or Path(str(denoiser.source)).name, method=method, stride=stride)
+    reach = (int(getattr(denoiser.config, "blind_square", 1)) + 1) // 2
+    name = name or Path(str(denoiser.source)).name
+    return ModelInfo(name=name, method=method, stride=stride, reach=reach)
 
 
 def to_profile_scale(array: np.ndarray, scaling, profile: NoiseProfile) -> np.ndarray:
@@ -265,15 +268,17 @@ def _check_correlation(profile: NoiseProfile, model: ModelInfo | None, result: G
     """Flag a blind-spot model run on noise correlated between neighbouring pixels."""
     if model is None or not model.blind_spot:
         return
-    if model.stride > 1:  # on stride-k sub-images the model's neighbours are k pixels apart
-        at_stride = _lag_correlation(profile, model.stride)
-        if at_stride < CORRELATION_LIMIT:
+    lag = model.stride * model.reach  # the nearest pixels the model sees are this far apart
+    if lag > 1:  # stride-k sub-images, or a blind square that hides the nearer pixels
+        at_lag = _lag_correlation(profile, lag)
+        if at_lag < CORRELATION_LIMIT:
             return
         result.findings.append(
-            f"the noise is still correlated {model.stride} pixels apart ({at_stride:.2f}), the "
-            f"stride the blind-spot model ({model.method}) ran at: it cannot tell it from detail"
+            f"the noise is still correlated {lag} pixels apart ({at_lag:.2f}), the nearest "
+            f"the blind-spot model ({model.method}) sees: it cannot tell it from detail"
         )
-        result.advice.append(f"--pd {model.stride + 1}")
+        wider = f"--pd {model.stride + 1}" if model.reach == 1 else _alternative(profile, model)
+        result.advice.append(wider)
         return
     lag1 = profile.lag1_correlation
     unsafe = profile.verdict is not None and not profile.verdict.blind_spot_safe

@@ -213,7 +213,9 @@ class Denoiser(ArrayDenoiser):
     def _denoise_tiled(self, plane: np.ndarray, tile: int, params) -> np.ndarray:
         """One (H, W, C) plane tile by tile → (C, H, W); a per-image noise level, unless given,
         is estimated once on the whole plane and given to every tile."""
+        # a model that measures its level map tile by tile needs no plane-wide estimate
         per_image = self.estimates_level_per_image and params is None
+        per_image = per_image and not self.module.measures_level_map
         if per_image:
             params = self.plane_noise_params(plane)
         with _fixed_noise_level(self.module, per_image):

@@ -29,7 +29,7 @@ class SSDN(DenoisingMethod):
     def build(self) -> None:
         cfg = self.model_config
         self.net = BlindSpotUNet(
-            cfg.channels, head_channels(cfg.channels, cfg.covariance), cfg.width
+            cfg.channels, head_channels(cfg.channels, cfg.covariance), cfg.width, cfg.blind_square
         )
 
     @property
@@ -127,12 +127,24 @@ class SSDN(DenoisingMethod):
         of a patch is uncut to measure, the estimator's own (detached: no level loss there)."""
         from medenoise.noise.measured_level import haar_level
 
-        measured = haar_level(y)
+        measured = haar_level(self._level_views(y))
         if measured.isnan().any():
             with torch.no_grad():
                 own = self.noise_param(y).to(measured)
             measured = torch.where(measured.isnan(), own, measured)
         return measured
+
+    def _level_views(self, y):
+        """y itself, or with a blind square of side 2s − 1, y's stride-s pixel-shuffle
+        sub-images stacked on channels (N, s²·C, H/s, W/s): noise correlated as far as the
+        square reaches is white there, where the Haar measure reads its per-pixel std."""
+        s = (self.model_config.blind_square + 1) // 2
+        if s == 1:
+            return y
+        from medenoise.nets.pixel_shuffle import pd_split
+
+        sub = pd_split(y, s)
+        return sub.reshape(y.shape[0], -1, *sub.shape[-2:])
 
     def denoise(self, y, params=None):
         out = self.net(y)
@@ -141,4 +153,35 @@ class SSDN(DenoisingMethod):
         prior = prior_from_head(out, self.model_config.channels, self.model_config.covariance)
         level = self.noise_param(y, params)
         var_n = self.noise.variance(prior.mu, level)
+        if self.measures_level_map and self.noise_param.mode == "per-image":  # none given
+            measured = (self.level_map(y) ** 2).to(var_n).expand(var_n.shape)
+            var_n = torch.where(measured.isnan(), var_n, measured)  # all clipped: estimated
         return self.noise.posterior_mean(y, prior, var_n, level, self.recording).float()
+
+    @property
+    def measures_level_map(self) -> bool:
+        """Its posterior takes the Gaussian noise std measured tile by tile on what it
+        denoises (`default_level: measured-map`): CT noise differs between air, lung and soft
+        tissue, so one level per slice leaves it in some regions and smooths others."""
+        return self.model_config.default_level == "measured-map"
+
+    def level_map(self, y):
+        """(N, 1, H, W) float64: the noise std over each of y's images, from the Haar measure
+        pooled over its `_level_views` (noise/measured_level.haar_level_map); one value per
+        image where the image is too small for tiles."""
+        import torch.nn.functional as F
+
+        from medenoise.nets.pixel_shuffle import pd_split
+        from medenoise.noise.measured_level import haar_level, haar_level_map
+
+        s = (self.model_config.blind_square + 1) // 2
+        maps = []
+        for image in y.split(1):
+            views = pd_split(image, s)
+            views = views.reshape(-1, 1, *views.shape[-2:])
+            try:
+                level = haar_level_map(views)
+            except ValueError:  # fewer than two tiles of Haar blocks per view
+                level = haar_level(views).nanmean().reshape(1, 1, 1, 1)
+            maps.append(F.interpolate(level, size=tuple(y.shape[-2:]), mode="bilinear"))
+        return torch.cat(maps)
