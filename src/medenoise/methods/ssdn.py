@@ -151,12 +151,21 @@ class SSDN(DenoisingMethod):
         if self.mu_only:
             return out.float()
         prior = prior_from_head(out, self.model_config.channels, self.model_config.covariance)
-        level = self.noise_param(y, params)
-        var_n = self.noise.variance(prior.mu, level)
         if self.measures_level_map and self.noise_param.mode == "per-image":  # none given
-            measured = (self.level_map(y) ** 2).to(var_n).expand(var_n.shape)
-            var_n = torch.where(measured.isnan(), var_n, measured)  # all clipped: estimated
+            var_n, level = self._measured_variance(y, prior), None  # Gaussian: var_n suffices
+        else:
+            level = self.noise_param(y, params)
+            var_n = self.noise.variance(prior.mu, level)
         return self.noise.posterior_mean(y, prior, var_n, level, self.recording).float()
+
+    def _measured_variance(self, y, prior):
+        """The noise variance from `level_map`; the estimator's (run only then) where nothing
+        could be measured (an image of clipped air)."""
+        measured = (self.level_map(y) ** 2).expand(prior.mu.shape)
+        if measured.isnan().any():
+            estimated = self.noise.variance(prior.mu, self.noise_param(y))
+            measured = torch.where(measured.isnan(), estimated, measured.to(estimated))
+        return measured
 
     @property
     def measures_level_map(self) -> bool:
@@ -171,13 +180,11 @@ class SSDN(DenoisingMethod):
         image where the image is too small for tiles."""
         import torch.nn.functional as F
 
-        from medenoise.nets.pixel_shuffle import pd_split
         from medenoise.noise.measured_level import haar_level, haar_level_map
 
-        s = (self.model_config.blind_square + 1) // 2
         maps = []
         for image in y.split(1):
-            views = pd_split(image, s)
+            views = self._level_views(image)
             views = views.reshape(-1, 1, *views.shape[-2:])
             try:
                 level = haar_level_map(views)
