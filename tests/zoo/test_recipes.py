@@ -11,11 +11,16 @@ from PIL import Image
 
 from medenoise.config import TrainConfig
 
-RECIPES = sorted((Path(__file__).parents[2] / "configs" / "zoo").glob("*.yaml"))
+CONFIGS = Path(__file__).parents[2] / "configs"
+# the zoo's recipes and the correlated-noise ones (configs/correlated), checked alike
+RECIPES = sorted(CONFIGS.joinpath("zoo").glob("*.yaml")) + sorted(
+    CONFIGS.joinpath("correlated").glob("*.yaml")
+)
 
 
 def test_there_are_recipes():
     assert any(r.stem == "ssdn-gauss25-gray" for r in RECIPES)
+    assert any(r.parent.name == "correlated" for r in RECIPES)
 
 
 @pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.stem)
