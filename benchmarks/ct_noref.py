@@ -188,33 +188,41 @@ def _noise_for(spec: str, profile) -> str | None:
     return f"gaussian:{profile.extra.get('noise_std', profile.sigma) * 255:.4g}"
 
 
-def score(spec: str, files: list[Path]) -> list[dict]:
-    """One row per slice: the no-reference figures and the guard's result for model `spec`."""
-    from medenoise.data.io import read
+def score_image(den, spec: str, image) -> dict:
+    """The no-reference figures and the guard's result of denoiser `den` on one image."""
     from medenoise.guard import checks
     from medenoise.guard.session import profile_of
 
+    before = image.array.copy()
+    profile = profile_of(image)
+    t0 = time.perf_counter()
+    out = den.denoise_image(image, _noise_for(spec, profile))
+    row = {"seconds": round(time.perf_counter() - t0, 2)}
+    sc = image.meta.scaling
+    info = checks.model_info(den, spec)  # after the run: a pixel-shuffle stride counts
+    guard = checks.check_output(
+        checks.to_profile_scale(before, sc, profile),
+        checks.to_profile_scale(out.array, sc, profile),
+        profile,
+        info,
+    )
+    row |= figures(_hu(before, sc), _hu(out.array, sc))
+    row |= {"flagged": guard.flagged, "findings": guard.findings}
+    row |= {k: guard.figures.get(k) for k in ("energy_ratio", "low_freq_share")}
+    row["edge_correlation"] = guard.figures.get("edge_correlation")
+    row["output_hu"] = _hu(out.array, sc)
+    return row
+
+
+def score(spec: str, files: list[Path]) -> list[dict]:
+    """One row per slice: the no-reference figures and the guard's result for model `spec`."""
+    from medenoise.data.io import read
+
     den, rows = denoiser_for(spec), []
     for path in files:
-        image = read(path)
-        before = image.array.copy()
-        profile = profile_of(image)
-        t0 = time.perf_counter()
-        out = den.denoise_image(image, _noise_for(spec, profile))
-        sec = time.perf_counter() - t0
-        sc = image.meta.scaling
-        info = checks.model_info(den, spec)  # after the run: a pixel-shuffle stride counts
-        guard = checks.check_output(
-            checks.to_profile_scale(before, sc, profile),
-            checks.to_profile_scale(out.array, sc, profile),
-            profile,
-            info,
-        )
-        row = {"file": f"{path.parent.name}/{path.name}", "seconds": round(sec, 2)}
-        row |= figures(_hu(before, sc), _hu(out.array, sc))
-        row |= {"flagged": guard.flagged, "findings": guard.findings}
-        row |= {k: guard.figures.get(k) for k in ("energy_ratio", "low_freq_share")}
-        row["edge_correlation"] = guard.figures.get("edge_correlation")
+        row = {"file": f"{path.parent.name}/{path.name}"}
+        row |= score_image(den, spec, read(path))
+        del row["output_hu"]
         rows.append(row)
         print(spec, row["file"], {k: v for k, v in row.items() if k != "findings"}, flush=True)
     return rows
