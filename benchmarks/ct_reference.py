@@ -17,8 +17,8 @@ The noise (`--kernel soft`, or `lung` for the sharp-kernel series' noise on the 
 references): on each source slice, the flat soft-tissue tiles (ct_noref's mask) less their
 local mean (a Gaussian of `--smooth` px, 4 by default, over those tiles); the autocovariance
 of those residuals at lags -8..8, averaged over the source slices, Fourier-transformed on the
-reference's grid and clipped to >= 0. At 4 px it reads the std and lag-1..3 correlation that
-`inspect` and the Haar measure read on those slices; a wider mean adds slow variation, which
+reference's grid and clipped to >= 0. At 4 px it reads about the std and lag-1..3
+correlation that `inspect` reads on those slices; a wider mean adds slow variation, which
 one noisy slice cannot split into noise and anatomy. Gaussian noise with that spectrum is
 added inside the scanner's field of view (reference above -1,500 HU) and clipped at the
 reference's lowest value (the air floor, as a scanner stores it): stationary, unlike a
