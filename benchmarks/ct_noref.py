@@ -188,8 +188,9 @@ def _noise_for(spec: str, profile) -> str | None:
     return f"gaussian:{profile.extra.get('noise_std', profile.sigma) * 255:.4g}"
 
 
-def score_image(den, spec: str, image) -> dict:
-    """The no-reference figures and the guard's result of denoiser `den` on one image."""
+def score_image(den, spec: str, image) -> tuple[dict, np.ndarray]:
+    """(the no-reference figures and the guard's result, the output in HU) of denoiser `den`
+    on one image."""
     from medenoise.guard import checks
     from medenoise.guard.session import profile_of
 
@@ -210,8 +211,7 @@ def score_image(den, spec: str, image) -> dict:
     row |= {"flagged": guard.flagged, "findings": guard.findings}
     row |= {k: guard.figures.get(k) for k in ("energy_ratio", "low_freq_share")}
     row["edge_correlation"] = guard.figures.get("edge_correlation")
-    row["output_hu"] = _hu(out.array, sc)
-    return row
+    return row, _hu(out.array, sc)
 
 
 def score(spec: str, files: list[Path]) -> list[dict]:
@@ -221,8 +221,7 @@ def score(spec: str, files: list[Path]) -> list[dict]:
     den, rows = denoiser_for(spec), []
     for path in files:
         row = {"file": f"{path.parent.name}/{path.name}"}
-        row |= score_image(den, spec, read(path))
-        del row["output_hu"]
+        row |= score_image(den, spec, read(path))[0]
         rows.append(row)
         print(spec, row["file"], {k: v for k, v in row.items() if k != "findings"}, flush=True)
     return rows

@@ -73,13 +73,19 @@ def measured_autocovariance(hu: np.ndarray, smooth: float = SMOOTH) -> np.ndarra
     return num[pick] / np.maximum(den[pick], 1.0)
 
 
-def correlated_noise(acov: np.ndarray, shape: tuple[int, int], seed: int) -> np.ndarray:
-    """Stationary Gaussian noise on a (H, W) grid whose autocovariance is `acov` (clipped PSD)."""
+def spectrum(acov: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """The power spectrum (FFT layout, clipped to >= 0) of the (2R+1)² autocovariance `acov`
+    placed around lag (0, 0) on the periodic (H, W) grid; its mean is acov's lag-0 value."""
     h, w = shape
     grid = np.zeros(shape)
     lags = np.arange(-RADIUS, RADIUS + 1)
     np.add.at(grid, ((lags % h)[:, None], (lags % w)[None, :]), acov)
-    psd = np.maximum(np.real(np.fft.fft2(grid)), 0.0)
+    return np.maximum(np.real(np.fft.fft2(grid)), 0.0)
+
+
+def correlated_noise(acov: np.ndarray, shape: tuple[int, int], seed: int) -> np.ndarray:
+    """Stationary Gaussian noise on a (H, W) grid whose autocovariance is `acov` (clipped PSD)."""
+    psd = spectrum(acov, shape)
     white = np.random.default_rng(seed).standard_normal(shape)
     noise = np.real(np.fft.ifft2(np.fft.fft2(white) * np.sqrt(psd)))
     return noise * np.sqrt(acov[RADIUS, RADIUS] / noise.var())
@@ -167,10 +173,8 @@ class KnownSpectrumBM3D:
         from medenoise.methods.classical import bm3d_psd_denoise
 
         plane, sc = image.array[..., 0].astype(np.float64), image.meta.scaling
-        h, w = plane.shape
-        grid, lags = np.zeros((h, w)), np.arange(-RADIUS, RADIUS + 1)
-        np.add.at(grid, ((lags % h)[:, None], (lags % w)[None, :]), self.acov)
-        psd = np.maximum(np.real(np.fft.fft2(grid)), 0.0) * h * w / (sc.hi - sc.lo) ** 2
+        # the bm3d package's convention: white noise of std σ has psd σ²·H·W
+        psd = spectrum(self.acov, plane.shape) * plane.size / (sc.hi - sc.lo) ** 2
         image.array = bm3d_psd_denoise(plane, psd).astype(np.float32)[..., None]
         return image
 
@@ -184,8 +188,8 @@ def score(spec: str, references: list[Path], acov: np.ndarray) -> list[dict]:
         noisy_hu = ct_noref._hu(image.array, image.meta.scaling)
         row = {"file": f"{path.parent.name}/{path.name}"}
         row |= {f"noisy_{k}": v for k, v in error_figures(ref, noisy_hu).items()}
-        row |= ct_noref.score_image(den, spec, image)
-        row |= error_figures(ref, row.pop("output_hu"))
+        figures, out_hu = ct_noref.score_image(den, spec, image)
+        row |= figures | error_figures(ref, out_hu)
         rows.append(row)
         shown = {k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()}
         print(spec, {k: v for k, v in shown.items() if k != "findings"}, flush=True)
